@@ -1,0 +1,35 @@
+package sluice.node.settings;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Everything a node reads from the {@code sluice} subtree of its configuration, read once
+ * at start-up and validated (see {@link SettingsReader}). Immutable.
+ *
+ * @param http            the client-facing HTTP listener
+ * @param cluster         this node's cluster address and seeds
+ * @param pools           pools by name, in the order of the configuration
+ * @param routes          tried in order; the first that matches picks the pool
+ * @param defaultPool     the pool for requests no route matches; empty means 404
+ * @param reportInterval  how often a node reports demand and samples to each back-end's entity
+ * @param controllerWindow how long a controller gathers samples before each decision
+ * @param statusInterval  how often the status line is logged; zero turns it off
+ */
+public record SluiceSettings(
+    HttpSettings http,
+    ClusterSettings cluster,
+    Map<String, PoolSettings> pools,
+    List<RouteSettings> routes,
+    Optional<String> defaultPool,
+    Duration reportInterval,
+    Duration controllerWindow,
+    Duration statusInterval) {
+
+  /** All back-ends of all pools. */
+  public List<BackendSettings> allBackends() {
+    return pools.values().stream().flatMap(p -> p.backends().stream()).toList();
+  }
+}
