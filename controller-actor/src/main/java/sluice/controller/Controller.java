@@ -25,7 +25,9 @@ import sluice.protocol.LimitSpec;
  */
 public final class Controller extends AbstractBehavior<Controller.Command> {
 
-  public sealed interface Command permits Samples, WindowTick {}
+  /** Local to the entity beside it: never crosses nodes. */
+  public sealed interface Command extends org.apache.pekko.actor.NoSerializationVerificationNeeded
+      permits Samples, WindowTick {}
 
   /** A node's measurements, forwarded by the entity. */
   public record Samples(SampleBatch batch) implements Command {}

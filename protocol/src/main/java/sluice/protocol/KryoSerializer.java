@@ -1,9 +1,11 @@
 package sluice.protocol;
 
 import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.Registration;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
+import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.Pool;
 import java.util.Map;
 import java.util.TreeMap;
@@ -48,7 +50,7 @@ public final class KryoSerializer extends JSerializer {
 
   /** The classes that may cross nodes and their ids. Append only: never reuse an id. */
   static void register(Kryo kryo, Serializer<ActorRef<?>> actorRefs) {
-    kryo.addDefaultSerializer(ActorRef.class, actorRefs);
+    kryo.register(ActorRef.class, actorRefs, 30);
     kryo.register(LimitSpec.class, new LimitSpecSerializer(), 20);
     kryo.register(LeaseProtocol.Demand.class, 21);
     kryo.register(LeaseProtocol.Lease.class, 22);
@@ -59,7 +61,7 @@ public final class KryoSerializer extends JSerializer {
   }
 
   private Kryo newKryo() {
-    Kryo kryo = new Kryo();
+    Kryo kryo = new Kryo(new ActorRefClassResolver(), null);
     kryo.setRegistrationRequired(true);
     kryo.setReferences(false);
     register(kryo, new ActorRefSerializer());
@@ -97,6 +99,17 @@ public final class KryoSerializer extends JSerializer {
       return kryo.readClassAndObject(new Input(bytes));
     } finally {
       kryos.free(kryo);
+    }
+  }
+
+  /** Every concrete actor reference class is written as the one registration of {@link ActorRef}. */
+  private static final class ActorRefClassResolver extends DefaultClassResolver {
+    @Override
+    public Registration getRegistration(Class type) {
+      if (type != ActorRef.class && ActorRef.class.isAssignableFrom(type)) {
+        return super.getRegistration(ActorRef.class);
+      }
+      return super.getRegistration(type);
     }
   }
 

@@ -17,7 +17,7 @@ public final class LeaseProtocol {
   private LeaseProtocol() {}
 
   /** Sent to the back-end entity. */
-  public sealed interface Command extends KryoMessage permits Demand, SampleBatch, GetStatus {}
+  public sealed interface Command extends KryoMessage permits Demand, SampleBatch, GetStatus, LimitDecision {}
 
   /**
    * A node's periodic report for one back-end: also a lease renewal. {@code replyTo}

@@ -1,0 +1,153 @@
+package sluice.node.pool;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.HdrHistogram.Histogram;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import sluice.node.settings.BackendSettings;
+import sluice.protocol.LeaseProtocol;
+import sluice.protocol.LeaseProtocol.SampleBatch;
+import sluice.protocol.LimitSpec;
+
+/**
+ * This node's side of one back-end: its persistent connections and the slots this node
+ * holds of the back-end's limit. Owned by one {@link PoolQueue}; not thread-safe.
+ *
+ * <p>Invariants: connections (in every state but CLOSED) never outnumber {@link #granted},
+ * except while the grant has just dropped and busy connections finish their request; a
+ * connection carries at most one request. {@code up} is false after a connection attempt
+ * failed, until a retry connects.
+ */
+final class BackendLink {
+  final String id;
+  final String host;
+  final int port;
+  final LimitSpec spec;
+  final EntityRef<LeaseProtocol.Command> entity;
+  final List<BackendConnection> connections = new ArrayList<>();
+
+  /** Slots this node may hold (from the entity's lease). */
+  int granted;
+  /** The back-end's cluster-wide limit, as last told. */
+  int limit;
+  String limitReason = "";
+  boolean up = true;
+  long downSinceNanos;
+  int failedConnects;
+  boolean retryScheduled;
+  /** A demand was sent outside the regular report and its lease has not come back yet. */
+  boolean demandPending;
+
+  // measurements of the current sample window (sent to the entity at each report)
+  private int completed;
+  private int dropped;
+  private int ignored;
+  private long sumRttNanos;
+  private long minRttNanos = Long.MAX_VALUE;
+  private long maxRttNanos;
+  private int maxInFlight;
+  private int arrivals;
+  private long windowStartNanos;
+
+  // cumulative, and the last status interval
+  long served;
+  long failed;
+  private final Histogram intervalRtt = new Histogram(3_600_000_000_000L, 2);
+  private long intervalCompleted;
+  double lastIntervalRate;
+  double lastIntervalP99Millis;
+
+  BackendLink(BackendSettings settings, EntityRef<LeaseProtocol.Command> entity, long nowNanos) {
+    this.id = settings.id();
+    this.host = settings.host();
+    this.port = settings.port();
+    this.spec = settings.limit();
+    this.entity = entity;
+    this.windowStartNanos = nowNanos;
+  }
+
+  BackendConnection idleConnection() {
+    for (BackendConnection c : connections) {
+      if (c.state == BackendConnection.State.IDLE) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  int inFlight() {
+    int n = 0;
+    for (BackendConnection c : connections) {
+      if (c.isBusy()) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  int connecting() {
+    int n = 0;
+    for (BackendConnection c : connections) {
+      if (c.state == BackendConnection.State.CONNECTING) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Room for one more connection within the grant. */
+  boolean mayOpen() {
+    return up && connections.size() < granted;
+  }
+
+  void recordDispatch() {
+    arrivals++;
+    maxInFlight = Math.max(maxInFlight, inFlight());
+  }
+
+  void recordCompleted(long rttNanos) {
+    completed++;
+    served++;
+    recordRtt(rttNanos);
+  }
+
+  void recordDropped(long rttNanos) {
+    dropped++;
+    failed++;
+    recordRtt(rttNanos);
+  }
+
+  void recordIgnored() {
+    ignored++;
+  }
+
+  private void recordRtt(long rttNanos) {
+    long rtt = Math.max(0, rttNanos);
+    sumRttNanos += rtt;
+    minRttNanos = Math.min(minRttNanos, rtt);
+    maxRttNanos = Math.max(maxRttNanos, rtt);
+    intervalRtt.recordValue(Math.min(rtt, intervalRtt.getHighestTrackableValue()));
+    intervalCompleted++;
+  }
+
+  /** The sample window so far, and a fresh one. */
+  SampleBatch drainSamples(String nodeId, int queueLength, long nowNanos) {
+    SampleBatch batch = new SampleBatch(id, nodeId, nowNanos - windowStartNanos, completed, dropped, ignored,
+        sumRttNanos, completed + dropped == 0 ? 0 : minRttNanos, maxRttNanos,
+        Math.max(maxInFlight, inFlight()), arrivals, queueLength, 0, 0);
+    completed = dropped = ignored = arrivals = 0;
+    maxInFlight = inFlight();
+    sumRttNanos = maxRttNanos = 0;
+    minRttNanos = Long.MAX_VALUE;
+    windowStartNanos = nowNanos;
+    return batch;
+  }
+
+  /** Closes a status interval: requests/s and p99 over it. */
+  void rollInterval(double seconds) {
+    lastIntervalRate = seconds <= 0 ? 0 : intervalCompleted / seconds;
+    lastIntervalP99Millis = intervalCompleted == 0 ? 0 : intervalRtt.getValueAtPercentile(99) / 1e6;
+    intervalRtt.reset();
+    intervalCompleted = 0;
+  }
+}

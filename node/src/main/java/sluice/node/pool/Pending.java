@@ -1,0 +1,27 @@
+package sluice.node.pool;
+
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+
+/**
+ * A client request the pool accepted: waiting in the queue, or on a back-end connection.
+ * It ends exactly once, when {@link #reply} is completed (see {@link PoolQueue#finish}).
+ */
+final class Pending {
+  final HttpRequest request;
+  final CompletableFuture<HttpResponse> reply;
+  final long enqueuedNanos;
+  /** True when the body can be sent again (empty or already in memory). */
+  final boolean replayable;
+  int attempts;
+  long sentNanos;
+
+  Pending(HttpRequest request, CompletableFuture<HttpResponse> reply, long enqueuedNanos) {
+    this.request = request;
+    this.reply = reply;
+    this.enqueuedNanos = enqueuedNanos;
+    this.replayable = request.entity().isKnownEmpty()
+        || request.entity() instanceof org.apache.pekko.http.javadsl.model.HttpEntity.Strict;
+  }
+}
