@@ -59,8 +59,13 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
   /** What one node's pool holds of this back-end. */
   private static final class NodeLease {
     int granted;
+    /** What the node may hold: its report, or more while a lowered grant is unconfirmed. */
     int held;
     int wanted;
+    /** Sequence number of the last lease sent to the node. */
+    long seq;
+    /** Sequence number of the lease that last lowered the grant. */
+    long loweredAtSeq;
   }
 
   private final String backendId;
@@ -102,7 +107,8 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
       getContext().watch(demand.replyTo());
       getContext().getLog().info("backend {}: node pool {} joined ({} held)", backendId, demand.replyTo().path(), demand.held());
     }
-    lease.held = demand.held();
+    // a report counted before the node saw its grant lowered may be short: keep the worst case
+    lease.held = demand.seenSeq() >= lease.loweredAtSeq ? demand.held() : Math.max(lease.held, demand.held());
     lease.wanted = demand.wanted();
     List<ActorRef<Lease>> changed = rebalance();
     if (!changed.contains(demand.replyTo())) {
@@ -167,7 +173,10 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
       NodeLease lease = entry.getValue();
       int target = targets.get(entry.getKey());
       if (target < lease.granted) {
+        // until the node confirms, it may still hold every slot of its old grant
+        lease.held = Math.max(lease.held, lease.granted);
         lease.granted = target;
+        lease.loweredAtSeq = lease.seq + 1;
         changed.add(entry.getKey());
       }
     }
@@ -176,7 +185,7 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
     for (var entry : leases.entrySet()) {
       NodeLease lease = entry.getValue();
       int target = targets.get(entry.getKey());
-      if (free > 0 && target > lease.granted) {
+      if (target > lease.granted) {
         // slots already held above the grant are counted in committed: reuse them first
         int before = Math.max(lease.granted, lease.held);
         int after = Math.min(target, before + free);
@@ -225,7 +234,8 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
     for (ActorRef<Lease> node : nodes) {
       NodeLease lease = leases.get(node);
       if (lease != null) {
-        node.tell(new Lease(backendId, limit, lease.granted, lastReason));
+        lease.seq++;
+        node.tell(new Lease(backendId, limit, lease.granted, lease.seq, lastReason));
       }
     }
   }

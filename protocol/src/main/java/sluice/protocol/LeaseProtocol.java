@@ -22,13 +22,18 @@ public final class LeaseProtocol {
   /**
    * A node's periodic report for one back-end: also a lease renewal. {@code replyTo}
    * identifies the node's pool; the entity watches it and frees its slots when it dies.
+   * {@code seenSeq} is the sequence number of the last lease the node had applied when it
+   * counted {@code held}: a report older than a lowered grant cannot prove slots free.
    */
   public record Demand(
-      String backendId, LimitSpec spec, int wanted, int held, ActorRef<Lease> replyTo)
+      String backendId, LimitSpec spec, int wanted, int held, long seenSeq, ActorRef<Lease> replyTo)
       implements Command {}
 
-  /** The entity's answer: the back-end's cluster-wide limit and this node's share of it. */
-  public record Lease(String backendId, int limit, int granted, String reason)
+  /**
+   * The entity's answer: the back-end's cluster-wide limit and this node's share of it.
+   * {@code seq} rises with every lease the entity sends to this node.
+   */
+  public record Lease(String backendId, int limit, int granted, long seq, String reason)
       implements KryoMessage {}
 
   /**

@@ -37,6 +37,8 @@ final class BackendLink {
   boolean retryScheduled;
   /** A demand was sent outside the regular report and its lease has not come back yet. */
   boolean demandPending;
+  /** Sequence number of the last lease applied. */
+  long leaseSeq;
 
   // measurements of the current sample window (sent to the entity at each report)
   private int completed;

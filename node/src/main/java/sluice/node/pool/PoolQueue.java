@@ -548,6 +548,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
         if (link.granted != lease.granted() || link.limit != lease.limit()) {
           getContext().getLog().debug("backend {}: lease {} of limit {}", link.id, lease.granted(), lease.limit());
         }
+        if (lease.seq() <= link.leaseSeq) {
+          continue; // an older lease overtaken by a newer one
+        }
+        link.leaseSeq = lease.seq();
         link.demandPending = false;
         link.granted = lease.granted();
         link.limit = lease.limit();
@@ -577,7 +581,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
 
   private void sendDemand(BackendLink link) {
     int wanted = Math.max(settings.connections().preOpen(), link.inFlight() + queue.size());
-    link.entity.tell(new Demand(link.id, link.spec, wanted, link.connections.size(), leaseInbox));
+    link.entity.tell(new Demand(link.id, link.spec, wanted, link.connections.size(), link.leaseSeq, leaseInbox));
   }
 
   private Behavior<Command> onReportTick() {

@@ -1,0 +1,95 @@
+package sluice.protocol;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Map;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Every message that crosses nodes survives a round trip through Pekko serialization. */
+class KryoSerializerTest {
+  private static ActorTestKit testKit;
+  private static Serialization serialization;
+
+  @BeforeAll
+  static void start() {
+    testKit = ActorTestKit.create();
+    serialization = SerializationExtension.get(testKit.system().classicSystem());
+  }
+
+  @AfterAll
+  static void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  private static Object roundTrip(Object message) {
+    try {
+      Serializer serializer = serialization.serializerFor(message.getClass());
+      assertInstanceOf(KryoSerializer.class, serializer, "bound to the Kryo serializer");
+      byte[] bytes = serializer.toBinary(message);
+      return serializer.fromBinary(bytes, message.getClass());
+    } catch (java.io.NotSerializableException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static final LimitSpec SPEC = new LimitSpec("band", 2, 300, 8,
+      Map.of("metric", "throughput", "low", "100", "high", "120"));
+
+  @Test
+  void demandWithLimitSpec() {
+    TestProbe<LeaseProtocol.Lease> probe = testKit.createTestProbe();
+    LeaseProtocol.Demand demand = new LeaseProtocol.Demand("127.0.0.1:9001", SPEC, 12, 3, 7L, probe.ref());
+    assertEquals(demand, roundTrip(demand));
+  }
+
+  @Test
+  void demandCarriesAWorkingReplyAddress() {
+    TestProbe<LeaseProtocol.Lease> probe = testKit.createTestProbe();
+    var back = (LeaseProtocol.Demand) roundTrip(new LeaseProtocol.Demand("b", LimitSpec.fixed(4), 1, 0, 7L, probe.ref()));
+    back.replyTo().tell(new LeaseProtocol.Lease("b", 4, 1, 1, "test"));
+    assertEquals(new LeaseProtocol.Lease("b", 4, 1, 1, "test"), probe.receiveMessage());
+  }
+
+  @Test
+  void lease() {
+    var lease = new LeaseProtocol.Lease("127.0.0.1:9001", 24, 12, 1, "fixed: initial");
+    assertEquals(lease, roundTrip(lease));
+  }
+
+  @Test
+  void sampleBatch() {
+    var batch = new LeaseProtocol.SampleBatch("127.0.0.1:9001", "127.0.0.1:2552", 100_000_000L, 50, 2, 1,
+        123_456_789L, 1_000_000L, 9_000_000L, 8, 55, 17, 3.5, 2);
+    assertEquals(batch, roundTrip(batch));
+  }
+
+  @Test
+  void statusAndGetStatus() {
+    TestProbe<LeaseProtocol.Status> probe = testKit.createTestProbe();
+    var get = new LeaseProtocol.GetStatus("b", probe.ref());
+    assertEquals(get, roundTrip(get));
+    var status = new LeaseProtocol.Status("b", 10, 7, 2, "why");
+    assertEquals(status, roundTrip(status));
+  }
+
+  @Test
+  void limitDecision() {
+    var decision = new LimitDecision("b", 17, "auto: knee found");
+    assertEquals(decision, roundTrip(decision));
+  }
+
+  @Test
+  void unregisteredClassesAreRefused() {
+    var serializer = new KryoSerializer((org.apache.pekko.actor.ExtendedActorSystem) testKit.system().classicSystem());
+    assertThrows(IllegalArgumentException.class, () -> serializer.toBinary(new java.util.ArrayList<String>()));
+  }
+}
