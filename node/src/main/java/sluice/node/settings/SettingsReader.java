@@ -1,0 +1,485 @@
+package sluice.node.settings;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import sluice.protocol.LimitSpec;
+
+/**
+ * Reads the {@code sluice} subtree of the configuration into {@link SluiceSettings}, once,
+ * at start-up. Every problem is collected; if there is any, one {@link SettingsException}
+ * lists them all, each as {@code sluice.pools.web.queue.max: must be at least 1, was 0}.
+ * The keys, their defaults and the rules are documented in docs/configuration.md and in
+ * reference.conf.
+ */
+public final class SettingsReader {
+
+  static final List<String> HTTP_KEYS = List.of("listen", "idle-timeout", "head-deadline", "limits");
+  static final List<String> HTTP_LIMIT_KEYS = List.of("max-uri-length", "max-header-name-length",
+      "max-header-value-length", "max-header-count", "max-body-size");
+  static final List<String> CLUSTER_KEYS = List.of("host", "port", "seed-nodes");
+  static final List<String> DEFAULTS_KEYS = List.of("balance", "limit", "queue", "connections");
+  static final List<String> POOL_KEYS = List.of("backends", "balance", "limit", "queue", "connections");
+  static final List<String> BACKEND_KEYS = List.of("address", "limit");
+  static final List<String> QUEUE_KEYS = List.of("max", "timeout", "refuse-connections-above", "retry-after");
+  static final List<String> CONNECTION_KEYS = List.of("pre-open", "idle-timeout", "connect-timeout",
+      "response-timeout", "down-backoff-min", "down-backoff-max", "buffer-responses-up-to");
+  static final List<String> ROUTE_KEYS = List.of("host", "path-prefix", "pool");
+
+  private static final Pattern POOL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
+  private static final String ROOT = "sluice";
+
+  private final Problems problems = new Problems();
+  private final ConfigObject referenceLimit;
+
+  private SettingsReader(ConfigObject referenceLimit) {
+    this.referenceLimit = referenceLimit;
+  }
+
+  /**
+   * Reads and validates the {@code sluice} subtree of {@code config}, over the defaults of
+   * reference.conf. Throws {@link SettingsException} listing every problem found.
+   */
+  public static SluiceSettings read(Config config) {
+    Config reference = ConfigFactory.defaultReference();
+    Config all;
+    try {
+      all = config.withFallback(reference).resolve();
+    } catch (ConfigException e) {
+      throw new SettingsException("cannot resolve the configuration: " + e.getMessage(), e);
+    }
+    String limitPath = ROOT + ".defaults.limit";
+    ConfigObject referenceLimit = reference.hasPath(limitPath) ? reference.getObject(limitPath) : null;
+    return new SettingsReader(referenceLimit).readRoot(all);
+  }
+
+  /**
+   * The whole configuration a node runs with: system properties ({@code -Dsluice.x=y}) over
+   * the file (if any) over reference.conf, resolved. The same Config serves Pekko.
+   * Throws {@link SettingsException} naming the file if it is missing or cannot be parsed.
+   */
+  public static Config loadConfig(Optional<Path> configFile) {
+    Properties now = new Properties();
+    now.putAll(System.getProperties());
+    return loadConfig(configFile,
+        ConfigFactory.parseProperties(now, ConfigParseOptions.defaults().setOriginDescription("system properties")));
+  }
+
+  /** As {@link #loadConfig(Optional)} with the given overrides in place of the system properties. */
+  static Config loadConfig(Optional<Path> configFile, Config overrides) {
+    Config file = configFile.map(SettingsReader::parseFile).orElse(ConfigFactory.empty());
+    try {
+      return overrides.withFallback(file).withFallback(ConfigFactory.defaultReference()).resolve();
+    } catch (ConfigException e) {
+      String source = configFile.map(p -> "configuration file " + p).orElse("configuration");
+      throw new SettingsException(source + ": cannot resolve: " + e.getMessage(), e);
+    }
+  }
+
+  /** {@link #read} of {@link #loadConfig}: what {@code --config FILE} does at start-up. */
+  public static SluiceSettings load(Optional<Path> configFile) {
+    return read(loadConfig(configFile));
+  }
+
+  private static Config parseFile(Path file) {
+    if (!Files.isRegularFile(file)) {
+      throw new SettingsException("configuration file " + file
+          + (Files.exists(file) ? ": not a regular file" : ": not found"), null);
+    }
+    try {
+      return ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+    } catch (ConfigException e) {
+      throw new SettingsException("configuration file " + file + ": cannot be read: " + e.getMessage(), e);
+    }
+  }
+
+  private SluiceSettings readRoot(Config all) {
+    if (!all.hasPath(ROOT) || all.getValue(ROOT).valueType() != ConfigValueType.OBJECT) {
+      throw new SettingsException(List.of(ROOT + ": missing; must be an object { ... }"));
+    }
+    Section sluice = new Section(all.getObject(ROOT), ROOT, problems);
+
+    HttpSettings http = http(sluice.child("http"));
+    ClusterSettings cluster = cluster(sluice.child("cluster"));
+    Duration reportInterval = sluice.duration("report-interval", false);
+    Duration controllerWindow = sluice.duration("controller-window", false);
+    Duration statusInterval = sluice.duration("status-interval", true);
+    if (!sluice.failed("report-interval", "controller-window") && controllerWindow.compareTo(reportInterval) < 0) {
+      problems.add(sluice.keyPath("controller-window"), "must be at least report-interval ("
+          + sluice.raw("report-interval").unwrapped() + "), was " + Section.plain(sluice.raw("controller-window")));
+    }
+
+    PoolDefaults defaults = defaults(sluice.child("defaults"));
+    Map<String, PoolSettings> pools = pools(sluice, defaults);
+    // Routes may name a pool that is there but has problems of its own: it is not missing.
+    ConfigValue poolsValue = sluice.raw("pools");
+    Set<String> poolNames = poolsValue != null && poolsValue.valueType() == ConfigValueType.OBJECT
+        ? ((ConfigObject) poolsValue).entrySet().stream()
+            .filter(e -> e.getValue().valueType() != ConfigValueType.NULL)
+            .map(Map.Entry::getKey)
+            .collect(Collectors.toCollection(TreeSet::new))
+        : Set.of();
+    List<RouteSettings> routes = routes(sluice, poolNames);
+    Optional<String> defaultPool = defaultPool(sluice, poolNames, routes);
+
+    problems.throwIfAny();
+    return new SluiceSettings(http, cluster, Collections.unmodifiableMap(pools), List.copyOf(routes),
+        defaultPool, reportInterval, controllerWindow, statusInterval);
+  }
+
+  private HttpSettings http(Section http) {
+    http.onlyKeys(HTTP_KEYS);
+    HostPort listen = Optional.ofNullable(hostPort(http, "listen", 0)).orElse(new HostPort("stand-in", 0, "stand-in:0"));
+    Duration idleTimeout = http.duration("idle-timeout", false);
+    Duration headDeadline = http.duration("head-deadline", false);
+    Section limits = http.child("limits");
+    limits.onlyKeys(HTTP_LIMIT_KEYS);
+    int maxUri = (int) limits.bytes("max-uri-length", 1, Integer.MAX_VALUE);
+    int maxHeaderName = (int) limits.bytes("max-header-name-length", 1, Integer.MAX_VALUE);
+    int maxHeaderValue = (int) limits.bytes("max-header-value-length", 1, Integer.MAX_VALUE);
+    int maxHeaderCount = limits.integer("max-header-count", 1, Integer.MAX_VALUE);
+    long maxBody = limits.bytes("max-body-size", 0, Long.MAX_VALUE);
+    return new HttpSettings(listen.host(), listen.port(), idleTimeout, headDeadline,
+        maxUri, maxHeaderName, maxHeaderValue, maxHeaderCount, maxBody);
+  }
+
+  private ClusterSettings cluster(Section cluster) {
+    cluster.onlyKeys(CLUSTER_KEYS);
+    String host = cluster.string("host", "a host name or address");
+    if (!cluster.failed("host") && !HostPort.isHost(host, true)) {
+      problems.add(cluster.keyPath("host"), "must be a host name or address without port, was '" + host + "'");
+    }
+    int port = cluster.integer("port", 0, 65535);
+    List<String> seeds = new ArrayList<>();
+    List<? extends ConfigValue> seedValues = cluster.list("seed-nodes", "a list of \"host:port\" texts");
+    for (int i = 0; i < seedValues.size(); i++) {
+      String path = cluster.keyPath("seed-nodes") + "[" + i + "]";
+      HostPort seed = hostPort(seedValues.get(i), path, 1);
+      if (seed != null) {
+        seeds.add(seed.id());
+      }
+    }
+    return new ClusterSettings(host, port, List.copyOf(seeds));
+  }
+
+  /** The defaults every pool starts from, with the problems found in each part. */
+  private record PoolDefaults(
+      Balance balance,
+      Section queueSection, Problems queueProblems, QueueSettings queue,
+      Section connectionSection, Problems connectionProblems, ConnectionSettings connections,
+      LimitBlocks.Level limit) {}
+
+  private PoolDefaults defaults(Section defaults) {
+    defaults.onlyKeys(DEFAULTS_KEYS);
+    Balance balance = balance(defaults);
+
+    Problems queueProblems = new Problems();
+    Section queueSection = defaults.child("queue").reportingTo(queueProblems);
+    QueueSettings queue = queue(queueSection);
+    problems.addAll(queueProblems);
+
+    Problems connectionProblems = new Problems();
+    Section connectionSection = defaults.child("connections").reportingTo(connectionProblems);
+    ConnectionSettings connections = connections(connectionSection);
+    problems.addAll(connectionProblems);
+
+    Section limitSection = defaults.child("limit");
+    LimitBlocks.Level limit = limitSection.failed()
+        ? new LimitBlocks.Level(limitSection.path(), Map.of(), null, new Problems())
+        : limitLevel(limitSection.path(), LimitBlocks.overReference(limitSection.object(), referenceLimit), null);
+    return new PoolDefaults(balance, queueSection, queueProblems, queue,
+        connectionSection, connectionProblems, connections, limit);
+  }
+
+  private Map<String, PoolSettings> pools(Section sluice, PoolDefaults defaults) {
+    Map<String, PoolSettings> pools = new LinkedHashMap<>();
+    Section poolsSection = sluice.child("pools");
+    List<Map.Entry<String, ConfigValue>> entries = new ArrayList<>(poolsSection.object().entrySet());
+    entries.removeIf(e -> e.getValue().valueType() == ConfigValueType.NULL);
+    // HOCON objects have no order: keep the order of the file by the line each pool starts on.
+    entries.sort(Comparator.<Map.Entry<String, ConfigValue>>comparingInt(e -> lineOf(e.getValue()))
+        .thenComparing(Map.Entry::getKey));
+    if (entries.isEmpty() && !sluice.failed("pools")) {
+      problems.add(poolsSection.path(), "must name at least one pool, e.g. pools { web { backends = [\"127.0.0.1:9001\"] } }");
+    }
+    Map<String, String> backendPaths = new HashMap<>();
+    for (Map.Entry<String, ConfigValue> e : entries) {
+      String name = e.getKey();
+      String path = poolsSection.keyPath(name);
+      if (!POOL_NAME.matcher(name).matches()) {
+        problems.add(path, "a pool name must be letters, digits, '-' and '_', starting with a letter or digit");
+      }
+      if (e.getValue().valueType() != ConfigValueType.OBJECT) {
+        problems.add(path, "must be an object { backends = [...] }, was " + Section.shown(e.getValue()));
+        continue;
+      }
+      pools.put(name, pool(name, new Section((ConfigObject) e.getValue(), path, problems), defaults, backendPaths));
+    }
+    return pools;
+  }
+
+  private static int lineOf(ConfigValue v) {
+    int line = v.origin().lineNumber();
+    return line < 0 ? Integer.MAX_VALUE : line;
+  }
+
+  private PoolSettings pool(String name, Section pool, PoolDefaults defaults, Map<String, String> backendPaths) {
+    pool.onlyKeys(POOL_KEYS);
+    Balance balance = pool.has("balance") ? balance(pool) : defaults.balance();
+    QueueSettings queue = overriding(pool, "queue", defaults.queueSection(), defaults.queueProblems(),
+        this::queue, defaults.queue());
+    ConnectionSettings connections = overriding(pool, "connections", defaults.connectionSection(),
+        defaults.connectionProblems(), this::connections, defaults.connections());
+    LimitBlocks.Level limit = defaults.limit();
+    if (pool.has("limit")) {
+      Section limitSection = pool.child("limit");
+      limit = limitLevel(limitSection.path(), LimitBlocks.merge(limit.keys(), limitSection.object()), limit);
+    }
+
+    List<BackendSettings> backends = new ArrayList<>();
+    List<? extends ConfigValue> values = pool.list("backends",
+        "a list of back-ends, each \"host:port\" or { address = \"host:port\", limit { ... } }");
+    if (values.isEmpty() && !pool.failed("backends")) {
+      problems.add(pool.keyPath("backends"), "must list at least one back-end, was an empty list");
+    }
+    for (int i = 0; i < values.size(); i++) {
+      String path = pool.keyPath("backends") + "[" + i + "]";
+      BackendSettings backend = backend(values.get(i), path, limit);
+      if (backend == null) {
+        continue;
+      }
+      String earlier = backendPaths.putIfAbsent(backend.id(), path);
+      if (earlier != null) {
+        problems.add(path, "back-end " + backend.id() + " is already given at " + earlier
+            + "; a back-end belongs to one pool, once");
+      }
+      backends.add(backend);
+    }
+    return new PoolSettings(name, List.copyOf(backends), balance, queue, connections);
+  }
+
+  /**
+   * A pool's queue or connections: the pool's keys over the defaults' keys. A problem that
+   * the defaults already have is reported once, at the defaults.
+   */
+  private <T> T overriding(Section pool, String key, Section defaultSection, Problems defaultProblems,
+      Function<Section, T> reader, T inherited) {
+    if (!pool.has(key) || defaultSection.failed()) {
+      return inherited;
+    }
+    ConfigValue own = pool.raw(key);
+    if (own.valueType() != ConfigValueType.OBJECT) {
+      problems.add(pool.keyPath(key), "must be an object { ... }, was " + Section.shown(own));
+      return inherited;
+    }
+    Problems local = new Problems();
+    Section merged = new Section(((ConfigObject) own).withFallback(defaultSection.object()), pool.keyPath(key), local);
+    T result = reader.apply(merged);
+    problems.addUnlessInherited(local, merged.path(), defaultProblems, defaultSection.path());
+    return result;
+  }
+
+  private BackendSettings backend(ConfigValue value, String path, LimitBlocks.Level poolLimit) {
+    if (value.valueType() == ConfigValueType.STRING) {
+      HostPort address = hostPort(value, path, 1);
+      return address == null ? null : backendSettings(address, poolLimit);
+    }
+    if (value.valueType() != ConfigValueType.OBJECT) {
+      problems.add(path, "must be \"host:port\" or { address = \"host:port\", limit { ... } }, was "
+          + Section.shown(value));
+      return null;
+    }
+    Section backend = new Section((ConfigObject) value, path, problems);
+    backend.onlyKeys(BACKEND_KEYS);
+    LimitBlocks.Level limit = poolLimit;
+    if (backend.has("limit")) {
+      Section limitSection = backend.child("limit");
+      limit = limitLevel(limitSection.path(), LimitBlocks.merge(limit.keys(), limitSection.object()), limit);
+    }
+    HostPort address = hostPort(backend, "address", 1);
+    return address == null ? null : backendSettings(address, limit);
+  }
+
+  private static BackendSettings backendSettings(HostPort address, LimitBlocks.Level limit) {
+    LimitSpec spec = limit.spec() == null ? LimitSpec.fixed(1) : limit.spec();
+    return new BackendSettings(address.id(), address.host(), address.port(), spec);
+  }
+
+  /**
+   * The spec of one level's merged limit block. A level whose merged block is the one below
+   * is that level; a problem the level below already has is not reported again.
+   */
+  private LimitBlocks.Level limitLevel(String path, Map<String, ConfigValue> keys, LimitBlocks.Level below) {
+    if (below != null && keys.equals(below.keys())) {
+      return below;
+    }
+    Problems local = new Problems();
+    LimitSpec spec = LimitBlocks.toSpec(keys, path, local);
+    if (spec != null) {
+      LimitBlocks.validate(spec, keys.keySet(), path, local);
+    }
+    if (below == null) {
+      problems.addAll(local);
+    } else {
+      problems.addUnlessInherited(local, path, below.problems(), below.path());
+    }
+    return new LimitBlocks.Level(path, keys, local.isEmpty() ? spec : null, local);
+  }
+
+  private Balance balance(Section s) {
+    String allowed = String.join(", ", Arrays.stream(Balance.values()).map(Balance::configName).toList());
+    String name = s.string("balance", "one of " + allowed);
+    for (Balance b : Balance.values()) {
+      if (b.configName().equals(name)) {
+        return b;
+      }
+    }
+    if (!s.failed("balance")) {
+      s.problems().add(s.keyPath("balance"), "must be one of " + allowed + ", was '" + name + "'");
+    }
+    return Balance.ROUND_ROBIN;
+  }
+
+  private QueueSettings queue(Section queue) {
+    queue.onlyKeys(QUEUE_KEYS);
+    int max = queue.integer("max", 1, Integer.MAX_VALUE);
+    Duration timeout = queue.duration("timeout", false);
+    // Unset (as in reference.conf) it follows max, so that lowering max alone stays valid.
+    int refuseAbove = queue.has("refuse-connections-above")
+        ? queue.integer("refuse-connections-above", 0, Integer.MAX_VALUE)
+        : max / 2;
+    Duration retryAfter = queue.duration("retry-after", false);
+    if (!queue.failed("max", "refuse-connections-above") && refuseAbove > max) {
+      queue.problems().add(queue.keyPath("refuse-connections-above"),
+          "must be between 0 and max (" + max + "), was " + refuseAbove);
+    }
+    return new QueueSettings(max, timeout, refuseAbove, retryAfter);
+  }
+
+  private ConnectionSettings connections(Section c) {
+    c.onlyKeys(CONNECTION_KEYS);
+    int preOpen = c.integer("pre-open", 0, Integer.MAX_VALUE);
+    Duration idleTimeout = c.duration("idle-timeout", false);
+    Duration connectTimeout = c.duration("connect-timeout", false);
+    Duration responseTimeout = c.duration("response-timeout", false);
+    Duration backoffMin = c.duration("down-backoff-min", false);
+    Duration backoffMax = c.duration("down-backoff-max", false);
+    long bufferUpTo = c.bytes("buffer-responses-up-to", 0, Long.MAX_VALUE);
+    if (!c.failed("down-backoff-min", "down-backoff-max") && backoffMax.compareTo(backoffMin) < 0) {
+      c.problems().add(c.keyPath("down-backoff-max"), "must be at least down-backoff-min ("
+          + Section.plain(c.raw("down-backoff-min")) + "), was " + Section.plain(c.raw("down-backoff-max")));
+    }
+    return new ConnectionSettings(preOpen, idleTimeout, connectTimeout, responseTimeout,
+        backoffMin, backoffMax, bufferUpTo);
+  }
+
+  private List<RouteSettings> routes(Section sluice, Set<String> pools) {
+    List<RouteSettings> routes = new ArrayList<>();
+    List<? extends ConfigValue> values = sluice.list("routes",
+        "a list of routes, each { host = \"...\", path-prefix = \"/...\", pool = name }");
+    for (int i = 0; i < values.size(); i++) {
+      String path = sluice.keyPath("routes") + "[" + i + "]";
+      ConfigValue value = values.get(i);
+      if (value.valueType() != ConfigValueType.OBJECT) {
+        problems.add(path, "must be an object { host = \"...\", path-prefix = \"/...\", pool = name }, was "
+            + Section.shown(value));
+        continue;
+      }
+      Section route = new Section((ConfigObject) value, path, problems);
+      route.onlyKeys(ROUTE_KEYS);
+      Optional<String> host = route.optionalString("host", "a host name without port");
+      if (host.isPresent() && !HostPort.isHost(host.get(), false)) {
+        problems.add(route.keyPath("host"),
+            "must be a host name without port (IPv6 as \"[address]\"), was '" + host.get() + "'");
+      }
+      String pathPrefix = route.optionalString("path-prefix", "a path starting with \"/\"").orElse("/");
+      if (!route.failed("path-prefix") && !pathPrefix.startsWith("/")) {
+        problems.add(route.keyPath("path-prefix"), "must start with \"/\", was '" + pathPrefix + "'");
+      }
+      String pool = route.string("pool", "the name of a pool");
+      if (!route.failed("pool")) {
+        checkPoolExists(route.keyPath("pool"), pool, sluice, pools);
+      }
+      routes.add(new RouteSettings(host, pathPrefix, pool));
+    }
+    return routes;
+  }
+
+  private Optional<String> defaultPool(Section sluice, Set<String> pools, List<RouteSettings> routes) {
+    Optional<String> given = sluice.optionalString("default-pool", "the name of a pool");
+    if (given.isPresent()) {
+      if (!sluice.failed("default-pool")) {
+        checkPoolExists(sluice.keyPath("default-pool"), given.get(), sluice, pools);
+      }
+      return given;
+    }
+    if (routes.isEmpty() && !sluice.failed("routes") && !sluice.failed("pools")) {
+      if (pools.size() == 1) {
+        return Optional.of(pools.iterator().next());
+      }
+      if (pools.size() > 1) {
+        problems.add(sluice.keyPath("routes"), "no routes and no default-pool, so no request could reach pools "
+            + String.join(", ", pools) + "; add routes or set " + sluice.keyPath("default-pool"));
+      }
+    }
+    return Optional.empty();
+  }
+
+  private void checkPoolExists(String path, String pool, Section sluice, Set<String> pools) {
+    if (!pools.contains(pool)) {
+      problems.add(path, "must name a pool of " + sluice.keyPath("pools") + " (" + String.join(", ", pools)
+          + "), was '" + pool + "'");
+    }
+  }
+
+  /** The address at key: null (after recording the problem) if it is not one. */
+  private static HostPort hostPort(Section s, String key, int minPort) {
+    String text = s.string(key, "\"host:port\" with port " + minPort + "-65535");
+    if (s.failed(key)) {
+      return null;
+    }
+    try {
+      return HostPort.parse(text, minPort);
+    } catch (IllegalArgumentException e) {
+      s.problems().add(s.keyPath(key), e.getMessage() + ", was '" + text + "'");
+      return null;
+    }
+  }
+
+  /** An address in a list: null (after recording the problem) if it is not one. */
+  private HostPort hostPort(ConfigValue value, String path, int minPort) {
+    if (value.valueType() != ConfigValueType.STRING) {
+      problems.add(path, HostPort.expected(minPort) + ", was " + Section.shown(value));
+      return null;
+    }
+    String text = (String) value.unwrapped();
+    try {
+      return HostPort.parse(text, minPort);
+    } catch (IllegalArgumentException e) {
+      problems.add(path, e.getMessage() + ", was '" + text + "'");
+      return null;
+    }
+  }
+}
