@@ -87,11 +87,33 @@ public final class SettingsReader {
         ConfigFactory.parseProperties(now, ConfigParseOptions.defaults().setOriginDescription("system properties")));
   }
 
+  /**
+   * As {@link #loadConfig(Optional)}, with {@code base} (the demo's own settings) under the
+   * file: the file and -D overrides still win.
+   */
+  public static Config loadConfigOver(Optional<Path> configFile, Config base) {
+    Properties now = new Properties();
+    now.putAll(System.getProperties());
+    return loadConfig(configFile,
+        ConfigFactory.parseProperties(now, ConfigParseOptions.defaults().setOriginDescription("system properties")),
+        base);
+  }
+
   /** As {@link #loadConfig(Optional)} with the given overrides in place of the system properties. */
   static Config loadConfig(Optional<Path> configFile, Config overrides) {
+    return loadConfig(configFile, overrides, ConfigFactory.empty());
+  }
+
+  /**
+   * Layers, highest first: overrides, the file, base, the node's Pekko defaults
+   * (sluice-pekko.conf), every reference.conf.
+   */
+  private static Config loadConfig(Optional<Path> configFile, Config overrides, Config base) {
     Config file = configFile.map(SettingsReader::parseFile).orElse(ConfigFactory.empty());
     try {
-      return overrides.withFallback(file).withFallback(ConfigFactory.defaultReference()).resolve();
+      return overrides.withFallback(file).withFallback(base)
+          .withFallback(ConfigFactory.parseResources("sluice-pekko.conf"))
+          .withFallback(ConfigFactory.defaultReference()).resolve();
     } catch (ConfigException e) {
       String source = configFile.map(p -> "configuration file " + p).orElse("configuration");
       throw new SettingsException(source + ": cannot resolve: " + e.getMessage(), e);

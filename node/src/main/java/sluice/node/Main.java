@@ -1,0 +1,105 @@
+package sluice.node;
+
+import com.typesafe.config.Config;
+import java.nio.file.Path;
+import java.util.Optional;
+import sluice.node.settings.SettingsException;
+import sluice.node.settings.SettingsReader;
+import sluice.node.settings.SluiceSettings;
+
+/**
+ * Starts a Sluice node.
+ *
+ * <pre>
+ *   java -jar sluice.jar --config sluice.conf   # HOCON; -Dsluice.x=y overrides a key
+ *   java -jar sluice.jar --demo                 # one node in front of a demo back-end it starts
+ * </pre>
+ *
+ * Exit codes: 0 after a normal stop, 2 for a bad command line, 78 for a bad configuration,
+ * 1 when the node could not start (a port in use, say).
+ */
+public final class Main {
+  private Main() {}
+
+  static final String USAGE = """
+      usage: java -jar sluice.jar --config FILE      run with a HOCON configuration file
+             java -jar sluice.jar --demo [--config FILE]
+                                                    run in front of a demo back-end that thrashes
+                                                    (FILE, if given, overrides the demo's settings)
+      Any key can be overridden with -Dsluice.<key>=<value>, e.g. -Dsluice.http.listen=127.0.0.1:9090
+      """;
+
+  public static void main(String[] args) {
+    int code = run(args);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  static int run(String[] args) {
+    Optional<Path> configFile = Optional.empty();
+    boolean demo = false;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--config" -> {
+          if (i + 1 >= args.length) {
+            System.err.println("--config needs a file name\n" + USAGE);
+            return 2;
+          }
+          configFile = Optional.of(Path.of(args[++i]));
+        }
+        case "--demo" -> demo = true;
+        case "--help", "-h" -> {
+          System.out.println(USAGE);
+          return 0;
+        }
+        default -> {
+          System.err.println("unknown argument '" + args[i] + "'\n" + USAGE);
+          return 2;
+        }
+      }
+    }
+    if (!demo && configFile.isEmpty()) {
+      System.err.println("say which configuration to run: --config FILE, or --demo\n" + USAGE);
+      return 2;
+    }
+    Demo demoRun = null;
+    try {
+      Config config;
+      if (demo) {
+        demoRun = Demo.start();
+        config = SettingsReader.loadConfigOver(configFile, demoRun.config());
+      } else {
+        config = SettingsReader.loadConfig(configFile);
+      }
+      SluiceSettings settings = SettingsReader.read(config);
+      SluiceNode node = SluiceNode.start(settings, config);
+      Demo stopWithNode = demoRun;
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        node.close();
+        if (stopWithNode != null) {
+          stopWithNode.close();
+        }
+      }, "sluice-stop"));
+      if (demoRun != null) {
+        demoRun.printHowToLoad(node.httpPort());
+      }
+      node.system().getWhenTerminated().toCompletableFuture().join();
+      return 0;
+    } catch (SettingsException e) {
+      System.err.println(e.getMessage());
+      closeQuietly(demoRun);
+      return 78;
+    } catch (RuntimeException e) {
+      System.err.println("sluice could not start: " + e.getMessage());
+      closeQuietly(demoRun);
+      return 1;
+    }
+  }
+
+  private static void closeQuietly(Demo demo) {
+    if (demo != null) {
+      demo.close();
+    }
+  }
+}
