@@ -62,8 +62,14 @@ final class ProcessorSharing<T> {
     advance(nowNanos, completed);
   }
 
-  /** Completes, in order, every job whose work was done by {@code nowNanos}. */
+  /**
+   * Completes, in order, every job whose work was done by {@code nowNanos}. Time never goes
+   * back: a {@code nowNanos} before the last event counts as the last event.
+   */
   void advance(long nowNanos, Consumer<? super T> completed) {
+    if (started && nowNanos < lastNanos) {
+      nowNanos = lastNanos;
+    }
     if (!started || inService.isEmpty()) {
       started = true;
       attained = 0.0; // rebase while idle, so tags stay small and precise

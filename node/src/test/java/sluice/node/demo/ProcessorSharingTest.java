@@ -100,4 +100,16 @@ class ProcessorSharingTest {
     assertEquals(List.of("a"), done);
     assertEquals(0, ps.inService());
   }
+
+  @Test
+  void timeNeverGoesBack() {
+    ProcessorSharing<String> ps = new ProcessorSharing<>(usl(2, 1.0, 0)); // slowdown(2) = 2
+    ps.admit("a", ms(1), done::add);
+    ps.advance(ms(2), done::add); // a is half done
+    ps.admit("b", ms(1.5), done::add); // a clock read before the last event: counts as 2 ms
+
+    assertEquals(ms(4), ps.nextCompletionNanos()); // a's other half at half speed
+    ps.advance(ms(4), done::add);
+    assertEquals(List.of("a"), done);
+  }
 }
