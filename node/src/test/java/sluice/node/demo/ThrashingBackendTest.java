@@ -162,6 +162,19 @@ class ThrashingBackendTest {
   }
 
   @Test
+  void writesLargeBodiesAndAnswersExpectContinue() throws Exception {
+    backend.setParams(backend.params().withBodyBytes(3_000_000)); // more than a socket buffer
+    HttpResponse<byte[]> big = client.send(
+        HttpRequest.newBuilder(uri("/big")).timeout(WAIT)
+            .POST(HttpRequest.BodyPublishers.ofString("x".repeat(100_000))).expectContinue(true)
+            .build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals(200, big.statusCode());
+    assertEquals(3_000_000, big.body().length);
+    assertEquals(1, backend.stats().served());
+  }
+
+  @Test
   void commandLineIsParsedWithClearErrors() {
     ThrashingBackend.CommandLine cl = ThrashingBackend.parseCommandLine(new String[] {
         "--port", "9001", "--s0", "5ms", "--alpha", "0.02", "--beta=0.002", "--body", "100"});
