@@ -162,33 +162,44 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
   /**
    * Moves grants toward a fair share of L among the nodes that want slots: each node's
    * target is what it wants, capped by an equal split of L that leftover slots top up.
+   * A node keeps slots above its target until another node needs them or L drops below
+   * what is lent (so a node whose demand dips does not close and reopen connections).
    * Lowers grants at once; raises them only out of slots that are free now.
    *
    * @return the nodes whose grant changed
    */
   private List<ActorRef<Lease>> rebalance() {
     Map<ActorRef<Lease>, Integer> targets = fairTargets();
+    int committed = 0;
+    int shortfall = 0;
+    for (var entry : leases.entrySet()) {
+      NodeLease lease = entry.getValue();
+      committed += Math.max(lease.granted, lease.held);
+      shortfall += Math.max(0, targets.get(entry.getKey()) - Math.max(lease.granted, lease.held));
+    }
+    int free = limit - committed;
+    int reclaim = Math.max(0, -free) + Math.max(0, shortfall - Math.max(0, free));
     List<ActorRef<Lease>> changed = new ArrayList<>();
     for (var entry : leases.entrySet()) {
       NodeLease lease = entry.getValue();
-      int target = targets.get(entry.getKey());
-      if (target < lease.granted) {
+      int excess = lease.granted - targets.get(entry.getKey());
+      if (reclaim > 0 && excess > 0) {
+        int take = Math.min(excess, reclaim);
+        reclaim -= take;
         // until the node confirms, it may still hold every slot of its old grant
         lease.held = Math.max(lease.held, lease.granted);
-        lease.granted = target;
+        lease.granted -= take;
         lease.loweredAtSeq = lease.seq + 1;
         changed.add(entry.getKey());
       }
     }
-    int committed = leases.values().stream().mapToInt(l -> Math.max(l.granted, l.held)).sum();
-    int free = limit - committed;
     for (var entry : leases.entrySet()) {
       NodeLease lease = entry.getValue();
       int target = targets.get(entry.getKey());
       if (target > lease.granted) {
         // slots already held above the grant are counted in committed: reuse them first
         int before = Math.max(lease.granted, lease.held);
-        int after = Math.min(target, before + free);
+        int after = Math.min(target, before + Math.max(0, free));
         if (after > lease.granted) {
           free -= Math.max(0, after - before);
           lease.granted = after;

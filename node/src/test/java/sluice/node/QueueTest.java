@@ -80,6 +80,9 @@ class QueueTest {
           held.add(sendAsync(RawHttp.connect(node.httpPort()), "/held", "h" + i));
           int accepted = i + 1;
           Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.accepted() == accepted);
+          if (i == 0) {
+            assertTrue(backend.awaitInFlight(1, Duration.ofSeconds(10)));
+          }
         }
         try (RawHttp http = RawHttp.connect(node.httpPort())) {
           RawHttp.Response full = http.get("/over");
@@ -142,6 +145,9 @@ class QueueTest {
           held.add(sendAsync(RawHttp.connect(node.httpPort()), "/held", "h" + i));
           int accepted = i + 2;
           Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.accepted() == accepted);
+          if (i == 0) {
+            assertTrue(backend.awaitInFlight(1, Duration.ofSeconds(10)));
+          }
         }
         assertEquals(3, Nodes.status(node).queueLength());
         try (RawHttp refused = RawHttp.connect(node.httpPort())) {
