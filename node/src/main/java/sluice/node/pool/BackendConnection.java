@@ -20,7 +20,8 @@ import org.apache.pekko.stream.javadsl.Source;
  *
  * <p>States, changed only by the pool actor that owns it:
  * CONNECTING (TCP connect under way) -> IDLE -> WAITING (request sent, no response head
- * yet) -> STREAMING (head forwarded, body still flowing) -> IDLE ... -> CLOSED. A
+ * yet) -> STREAMING (head forwarded, body still flowing) -> IDLE ... -> CLOSED; a
+ * connection opened for one retried request goes from CONNECTING straight to WAITING. A
  * connection counts against its back-end's slots in every state but CLOSED.
  *
  * <p>The stream callbacks run on stream threads; they only tell the pool actor (through
@@ -44,8 +45,13 @@ final class BackendConnection {
   final BackendLink link;
   final long id;
   State state = State.CONNECTING;
-  /** The request on this connection while WAITING or STREAMING. */
+  /**
+   * The request on this connection while WAITING or STREAMING; while CONNECTING, the
+   * request this new connection was opened for (if any), sent as soon as it connects.
+   */
   Pending current;
+  /** The back-end said Connection: close: do not reuse after the current response. */
+  boolean closeWhenDone;
   /** Requests this connection has finished; a reused connection may have been closed by the back-end. */
   int served;
   long idleSinceNanos;

@@ -16,6 +16,11 @@ final class Pending {
   final boolean replayable;
   int attempts;
   long sentNanos;
+  /**
+   * Set when a reused connection closed under this request before any answer: the back-end
+   * had likely closed it while idle. The next attempt goes on a new connection.
+   */
+  boolean needsNewConnection;
 
   Pending(HttpRequest request, CompletableFuture<HttpResponse> reply, long enqueuedNanos) {
     this.request = request;

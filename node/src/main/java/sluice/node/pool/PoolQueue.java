@@ -201,6 +201,13 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   /** Sends queued requests to idle connections, then opens connections the queue needs. */
   private void dispatchNext() {
     while (!queue.isEmpty()) {
+      if (queue.peekFirst().needsNewConnection) {
+        if (!openFor(queue.peekFirst())) {
+          break;
+        }
+        queue.pollFirst();
+        continue;
+      }
       BackendLink link = pickLink();
       if (link == null) {
         break;
@@ -269,6 +276,33 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     }
   }
 
+  /**
+   * Opens a new connection for a request whose reused connection was closed under it,
+   * making room by closing an idle connection if the grant is used up.
+   *
+   * @return false when every slot is busy: the request waits at the head of the queue
+   */
+  private boolean openFor(Pending pending) {
+    BackendLink chosen = null;
+    for (int i = 1; i <= links.size() && chosen == null; i++) {
+      BackendLink link = links.get(Math.floorMod(roundRobin + i, links.size()));
+      if (link.up && link.inFlight() + link.connecting() < link.granted
+          && (link.connections.size() < link.granted || link.idleConnection() != null)) {
+        chosen = link;
+      }
+    }
+    if (chosen == null) {
+      return false;
+    }
+    if (chosen.connections.size() >= chosen.granted) {
+      BackendConnection idle = chosen.idleConnection();
+      remove(idle);
+      idle.close();
+    }
+    open(chosen).current = pending;
+    return true;
+  }
+
   private void openAsNeeded() {
     int need = queue.size();
     for (BackendLink link : links) {
@@ -293,9 +327,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     }
   }
 
-  private void open(BackendLink link) {
+  private BackendConnection open(BackendLink link) {
     BackendConnection c = BackendConnection.open(link, ++nextConnectionId, http, clientSettings, materializer, events);
     link.connections.add(c);
+    return c;
   }
 
   // ---- connection events -------------------------------------------------------------
@@ -312,7 +347,13 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     }
     link.up = true;
     link.failedConnects = 0;
-    makeIdle(c);
+    if (c.current != null) {
+      Pending pending = c.current;
+      c.current = null;
+      send(link, c, pending);
+    } else {
+      makeIdle(c);
+    }
     dispatchNext();
     return this;
   }
@@ -324,6 +365,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     }
     BackendLink link = c.link;
     remove(c);
+    if (c.current != null) {
+      queue.addFirst(c.current); // it was never sent: it waits for another connection
+      c.current = null;
+    }
     link.failedConnects++;
     if (link.up) {
       link.up = false;
@@ -368,6 +413,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       return this;
     }
     timers.cancel(c);
+    c.closeWhenDone = saysClose(response);
     ResponseEntity entity = response.entity();
     if (entity instanceof HttpEntity.Strict || entity.isKnownEmpty()) {
       complete(c, response);
@@ -465,9 +511,14 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       case WAITING -> {
         Pending pending = c.current;
         c.current = null;
-        boolean idempotent = isIdempotent(pending);
-        if (pending.replayable && pending.attempts < 2 && (c.served > 0 || idempotent)) {
+        // a reused connection may have been closed by the back-end while idle, before it saw
+        // this request: try again on a new connection. A new connection that fails is the
+        // request's own failure: only an idempotent request is tried again.
+        boolean again = pending.replayable && pending.attempts < 3
+            && (c.served > 0 || (isIdempotent(pending) && pending.attempts < 2));
+        if (again) {
           getContext().getLog().debug("backend {}: {} closed before answering, sending the request again", link.id, c);
+          pending.needsNewConnection = true;
           queue.addFirst(pending);
         } else {
           getContext().getLog().warn("backend {}: connection closed before the response: {}", link.id,
@@ -487,6 +538,15 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     }
     dispatchNext();
     return this;
+  }
+
+  private static boolean saysClose(HttpResponse response) {
+    for (var header : response.getHeaders()) {
+      if (header.is("connection") && header.value().toLowerCase(java.util.Locale.ROOT).contains("close")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean isIdempotent(Pending pending) {
@@ -520,7 +580,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     c.current = null;
     c.served++;
     BackendLink link = c.link;
-    if (link.connections.size() > link.granted) {
+    if (c.closeWhenDone) {
+      remove(c);
+      c.close();
+    } else if (link.connections.size() > link.granted) {
       remove(c);
       c.close();
       sendDemand(link);

@@ -1,0 +1,184 @@
+package sluice.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import sluice.node.pool.PoolStatus;
+import sluice.node.settings.ConnectionSettings;
+import sluice.node.testing.TestBackend;
+
+/** What clients see when a back-end closes connections, dies mid-response, or is down. */
+class BackendFailureTest {
+  private final ExecutorService clients = Executors.newCachedThreadPool();
+
+  @AfterEach
+  void stopClients() {
+    clients.shutdownNow();
+  }
+
+  private static ConnectionSettings quickRetry() {
+    return new ConnectionSettings(1, Duration.ofSeconds(30), Duration.ofSeconds(1), Duration.ofSeconds(5),
+        Duration.ofMillis(50), Duration.ofMillis(200), 64 * 1024);
+  }
+
+  @Test
+  void aBackendClosingKeptAliveConnectionsIsInvisibleToClients() throws Exception {
+    try (TestBackend backend = TestBackend.started()) {
+      backend.closeAfterEachResponse(true);
+      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry()));
+      try (SluiceNode node = Nodes.start(settings)) {
+        List<Future<Integer>> results = new ArrayList<>();
+        for (int c = 0; c < 8; c++) {
+          results.add(clients.submit(() -> {
+            int ok = 0;
+            try (RawHttp http = RawHttp.connect(node.httpPort())) {
+              for (int i = 0; i < 50; i++) {
+                RawHttp.Response r = http.get("/k?i=" + i);
+                assertEquals(200, r.status(), () -> "got " + r.status() + ": " + r.bodyText());
+                ok++;
+              }
+            }
+            return ok;
+          }));
+        }
+        int ok = 0;
+        for (Future<Integer> f : results) {
+          ok += f.get(60, TimeUnit.SECONDS);
+        }
+        assertEquals(400, ok);
+        assertTrue(backend.maxInFlight() <= 4);
+        PoolStatus status = Nodes.status(node);
+        assertEquals(400, status.served());
+        assertEquals(0, status.badGateway());
+      }
+    }
+  }
+
+  @Test
+  void aBackendDyingMidResponseGives502ToThatClientOnly() throws Exception {
+    try (TestBackend backend = TestBackend.started()) {
+      backend.dieMidResponse("/die").delay(Duration.ofMillis(2));
+      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry()));
+      try (SluiceNode node = Nodes.start(settings)) {
+        List<Future<Integer>> others = new ArrayList<>();
+        for (int c = 0; c < 4; c++) {
+          others.add(clients.submit(() -> {
+            int ok = 0;
+            try (RawHttp http = RawHttp.connect(node.httpPort())) {
+              for (int i = 0; i < 50; i++) {
+                if (http.get("/fine").status() == 200) {
+                  ok++;
+                }
+              }
+            }
+            return ok;
+          }));
+        }
+        for (int i = 0; i < 3; i++) {
+          try (RawHttp http = RawHttp.connect(node.httpPort())) {
+            RawHttp.Response r = http.get("/die");
+            assertEquals(502, r.status(), r.bodyText());
+            // the client's own connection to Sluice survives
+            assertEquals(200, http.get("/fine").status());
+          }
+        }
+        for (Future<Integer> f : others) {
+          assertEquals(50, f.get(60, TimeUnit.SECONDS));
+        }
+        PoolStatus status = Nodes.status(node);
+        assertEquals(3, status.badGateway());
+        assertEquals(status.accepted(), status.ended());
+      }
+    }
+  }
+
+  @Test
+  void aBackendClosingBeforeAnsweringIsRetriedOnceThen502() throws Exception {
+    try (TestBackend backend = TestBackend.started()) {
+      backend.dieBeforeResponse("/never");
+      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 2)),
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry()));
+      try (SluiceNode node = Nodes.start(settings); RawHttp http = RawHttp.connect(node.httpPort())) {
+        RawHttp.Response r = http.get("/never");
+        assertEquals(502, r.status(), r.bodyText());
+        assertEquals(2, backend.requests().stream().filter(q -> q.path().equals("/never")).count(),
+            "an idempotent request is sent twice at most");
+        assertEquals(200, http.get("/ok").status());
+      }
+    }
+  }
+
+  @Test
+  void aBackendThatIsDownGives503AndTrafficResumesWhenItComesBack() throws Exception {
+    try (TestBackend backend = TestBackend.started()) {
+      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
+          TestSettings.queue(10_000, Duration.ofMillis(500), 10_000), quickRetry()));
+      try (SluiceNode node = Nodes.start(settings); RawHttp http = RawHttp.connect(node.httpPort())) {
+        assertEquals(200, http.get("/before").status());
+        backend.stop();
+        Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> !s.backends().get(0).up()
+            || s.backends().get(0).connections() == 0);
+        RawHttp.Response down = http.get("/while-down");
+        assertTrue(down.status() == 503 || down.status() == 502, "got " + down.status());
+        assertTrue(down.bodyText().contains("back-end") || down.bodyText().contains("queue timeout"), down.bodyText());
+        backend.start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        int status;
+        do {
+          status = http.get("/after").status();
+        } while (status != 200 && System.nanoTime() < deadline);
+        assertEquals(200, status, "traffic resumes once the back-end is back");
+        Nodes.awaitStatus(node, Duration.ofSeconds(5), s -> s.backends().get(0).up());
+      }
+    }
+  }
+
+  @Test
+  void noResponseWithinTheResponseTimeoutGives504() throws Exception {
+    try (TestBackend backend = TestBackend.started()) {
+      var connections = new ConnectionSettings(1, Duration.ofSeconds(30), Duration.ofSeconds(1),
+          Duration.ofMillis(300), Duration.ofMillis(50), Duration.ofMillis(200), 64 * 1024);
+      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 2)),
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), connections));
+      try (SluiceNode node = Nodes.start(settings); RawHttp http = RawHttp.connect(node.httpPort())) {
+        backend.holdResponses();
+        RawHttp.Response r = http.get("/slow");
+        assertEquals(504, r.status(), r.bodyText());
+        backend.behaveNormally();
+        assertEquals(200, http.get("/ok").status());
+        PoolStatus status = Nodes.status(node);
+        assertEquals(1, status.gatewayTimeout());
+      }
+    }
+  }
+
+  @Test
+  void oneBackendDownTheOtherServes() throws Exception {
+    try (TestBackend a = TestBackend.started(); TestBackend b = TestBackend.started()) {
+      var settings = TestSettings.node(TestSettings.pool("web",
+          List.of(TestSettings.backend(a.port(), 2), TestSettings.backend(b.port(), 2)),
+          TestSettings.queue(10_000, Duration.ofSeconds(5), 10_000), quickRetry()));
+      try (SluiceNode node = Nodes.start(settings); RawHttp http = RawHttp.connect(node.httpPort())) {
+        assertEquals(200, http.get("/warm").status());
+        a.stop();
+        long servedByB = b.served();
+        for (int i = 0; i < 20; i++) {
+          RawHttp.Response r = http.get("/x" + i);
+          assertEquals(200, r.status(), () -> r.bodyText());
+        }
+        assertTrue(b.served() - servedByB == 20, "the other back-end served all");
+      }
+    }
+  }
+}
