@@ -117,6 +117,7 @@ public final class AutoLimit implements LimitAlgorithm {
     }
     double elasticity = Math.log(upperGoodput / lowerGoodput) / Math.log((double) upper / lower);
     double error = elasticity - kneeGain;
+    if (System.getProperty("sluice.debug") != null) System.out.printf("c=%.2f up=%d(%.0f,%b) low=%d(%.0f,%b) E=%.3f move=%.3f%n", centre, upper, upperGoodput, upperBound, lower, lowerGoodput, lowerBound, elasticity, move);
     if (error > 0 && !(upperBound && lowerBound)) {
       return;
     }
