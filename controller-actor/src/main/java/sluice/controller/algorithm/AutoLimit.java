@@ -166,7 +166,7 @@ public final class AutoLimit implements LimitAlgorithm {
     private int max = 1000;
     private int initial = 8;
     private double kneeGain = 0.1;
-    private double probe = 0.25;
+    private double probe = 0.2;
     private int minSamples = 100;
 
     private Builder() {}

@@ -52,7 +52,7 @@ public final class LimitAlgorithms {
         p.rejectUnknown("auto", Set.of("knee-gain", "probe", "min-samples"));
         yield AutoLimit.builder().bounds(min, max, initial)
             .kneeGain(p.doubleIn("knee-gain", 0.1, 0, 0.9))
-            .probe(p.doubleIn("probe", 0.25, 0.01, 0.5))
+            .probe(p.doubleIn("probe", 0.2, 0.01, 0.5))
             .minSamples(p.intIn("min-samples", 100, 1, 1_000_000))
             .build();
       }

@@ -6,7 +6,7 @@ import java.util.Locale;
 
 /**
  * Prints the table of docs/controller-simulation.md. Run with
- * {@code mvn -q -B -o -pl controller-actor -am test -Dtest=SimulationTableTest -Dsurefire.failIfNoSpecifiedTests=false -Dsluice.sim.table=true}.
+ * {@code mvn -q -B -o -pl controller-actor -am test -Dtest=SimulationTableTest -Dsurefire.failIfNoSpecifiedTests=false -Dsluice.sim.table=true}; see docs/controller-simulation.md.
  */
 public final class SimulationTable {
   private SimulationTable() {}
