@@ -36,7 +36,7 @@ class AutoSimulationTest {
   }
 
   @Test
-  @Disabled("not met yet: 22 -> 7 takes 5.7 s at seed 42 (2.7-8.7 s over seeds), 7 -> 22 2.8 s;"
+  @Disabled("not met yet: 22 -> 7 takes 5.7 s at seed 42 (up to 8.7 s over seeds 1-8), 7 -> 22 2.8 s;"
       + " see docs/controller-simulation.md")
   void followsTheBackendWhenItsCapacityChanges() {
     Scenarios.Shift s = Scenarios.shift("auto");
