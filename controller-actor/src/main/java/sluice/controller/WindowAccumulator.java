@@ -5,9 +5,14 @@ import sluice.protocol.LeaseProtocol.SampleBatch;
 
 /**
  * Sums the batches of one window, from any number of nodes, into one {@link WindowSample}.
- * The window's length is measured by the caller: batches from several nodes overlap.
+ * Rates need the time the counts cover: a controller window holds a varying number of
+ * batches (they arrive on the nodes' schedule, not the controller's), so the window's
+ * length is the time its batches cover, averaged over the nodes that sent them, and the
+ * caller's clock is only the fallback for batches that carry no length.
+ * Public so that the simulator in the test sources feeds algorithms exactly as the
+ * {@link Controller} does.
  */
-final class WindowAccumulator {
+public final class WindowAccumulator {
   private int batches;
   private int completed;
   private int dropped;
@@ -19,8 +24,10 @@ final class WindowAccumulator {
   private int queueLength;
   private double loadSum;
   private int loadCount;
+  private long coveredNanos;
+  private final java.util.Set<String> nodes = new java.util.HashSet<>();
 
-  void add(SampleBatch b) {
+  public void add(SampleBatch b) {
     batches++;
     completed += b.completed();
     dropped += b.dropped();
@@ -34,15 +41,23 @@ final class WindowAccumulator {
     queueLength += b.queueLength();
     loadSum += b.reportedLoadSum();
     loadCount += b.reportedLoadCount();
+    coveredNanos += Math.max(0, b.windowNanos());
+    nodes.add(b.nodeId());
   }
 
-  boolean isEmpty() {
+  public boolean isEmpty() {
     return batches == 0;
   }
 
-  /** The window so far, and a fresh start. */
-  WindowSample drain(long windowNanos, int limit) {
+  /**
+   * The window so far, and a fresh start.
+   *
+   * @param elapsedNanos time since the last drain, used when the batches carry no length
+   * @param limit        the limit in force during the window
+   */
+  public WindowSample drain(long elapsedNanos, int limit) {
     int ended = completed + dropped;
+    long windowNanos = coveredNanos > 0 ? coveredNanos / Math.max(1, nodes.size()) : elapsedNanos;
     WindowSample sample = new WindowSample(
         windowNanos,
         completed,
@@ -60,6 +75,8 @@ final class WindowAccumulator {
     sumRttNanos = maxRttNanos = 0;
     minRttNanos = Long.MAX_VALUE;
     loadSum = 0;
+    coveredNanos = 0;
+    nodes.clear();
     return sample;
   }
 }

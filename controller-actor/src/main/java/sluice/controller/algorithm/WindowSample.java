@@ -34,6 +34,15 @@ public record WindowSample(
     return windowNanos <= 0 ? 0 : completed * 1e9 / windowNanos;
   }
 
+  /**
+   * Whether the limit held requests back in this window: some waited at its end, or the
+   * back-end had as many in flight as the limit allows. When it did not, the window says
+   * nothing about what a higher limit would give.
+   */
+  public boolean limitBound() {
+    return queueLength > 0 || maxInFlight >= limit;
+  }
+
   /** Arriving requests per second. */
   public double requestRate() {
     return windowNanos <= 0 ? 0 : arrivals * 1e9 / windowNanos;

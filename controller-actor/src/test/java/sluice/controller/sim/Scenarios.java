@@ -1,0 +1,127 @@
+package sluice.controller.sim;
+
+import static sluice.controller.sim.Simulation.MS;
+import static sluice.controller.sim.Simulation.SECOND;
+
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import sluice.controller.algorithm.LimitAlgorithm;
+import sluice.controller.algorithm.LimitAlgorithms;
+import sluice.controller.sim.Simulation.Result;
+import sluice.controller.sim.Simulation.Settings;
+import sluice.protocol.LimitSpec;
+
+/**
+ * The scenarios the simulation tests assert on and the table in
+ * docs/controller-simulation.md is made of. Every back-end peaks at 2000 requests per
+ * second with contention a = 0.02; what differs is where the peak is.
+ */
+public final class Scenarios {
+  private Scenarios() {}
+
+  public static final List<String> ALGORITHMS =
+      List.of("auto", "fixed", "band", "queue", "gradient", "vegas", "aimd");
+  public static final List<Integer> BEST_NS = List.of(4, 16, 64, 200);
+  public static final double CONTENTION = 0.02;
+  public static final double PEAK_PER_SECOND = 2000;
+  public static final long STEADY_RUN = 30 * SECOND;
+  public static final long STEADY_MEASURED_FROM = 15 * SECOND;
+  public static final long SHIFT_PHASE = 10 * SECOND;
+
+  /** A back-end whose best N is {@code bestN}. */
+  public static UslModel backend(int bestN) {
+    return UslModel.withBestN(bestN, CONTENTION, PEAK_PER_SECOND);
+  }
+
+  /** More clients than the best N: eight times as many, and at least 512. */
+  public static int clients(double bestN) {
+    return (int) Math.max(512, 8 * Math.ceil(bestN));
+  }
+
+  /**
+   * The spec each algorithm runs with in the table: bounds 1..1000 from 8, parameters at
+   * their defaults, except band, which must be told a band: mean response time between 0.8
+   * and 1.0 times the response time at the model's best N (the operator's knowledge).
+   */
+  public static LimitSpec spec(String algorithm, UslModel model) {
+    Map<String, String> params = Map.of();
+    if (algorithm.equals("band")) {
+      double rttAtBestMs = model.bestWholeN() / model.peak() * 1e3;
+      params = Map.of("metric", "mean-response-time",
+          "low", String.format(java.util.Locale.ROOT, "%.3f", 0.8 * rttAtBestMs),
+          "high", String.format(java.util.Locale.ROOT, "%.3f", rttAtBestMs));
+    }
+    return new LimitSpec(algorithm, 1, 1000, 8, params);
+  }
+
+  /** Builds the algorithm as the Controller would, on the simulation's clock. */
+  public static LimitAlgorithm algorithm(LimitSpec spec, SimClock clock, long seed) {
+    return LimitAlgorithms.create(spec, clock, new SplittableRandom(seed));
+  }
+
+  /** One steady run: what the algorithm settles on for one back-end. */
+  public record Steady(String algorithm, int bestN, double meanLimit, double fractionOfPeak) {}
+
+  public static Steady steady(String algorithm, int bestN) {
+    return steady(algorithm, bestN, 42);
+  }
+
+  public static Steady steady(String algorithm, int bestN, long seed) {
+    UslModel model = backend(bestN);
+    Settings settings = Settings.of(model, clients(bestN), STEADY_RUN).withSeed(seed);
+    Result r = run(settings, spec(algorithm, model));
+    return new Steady(algorithm, bestN,
+        r.meanLimit(STEADY_MEASURED_FROM, STEADY_RUN),
+        r.goodput(STEADY_MEASURED_FROM, STEADY_RUN) / model.peak());
+  }
+
+  /**
+   * The back-end's capacity changes: best N 22, then 7 (same S0 and contention, more
+   * coherency cost), then 22 again, SHIFT_PHASE each.
+   */
+  public record Shift(
+      String algorithm, long firstReconvergeNanos, long secondReconvergeNanos,
+      double fractionPhase1, double fractionPhase2, double fractionPhase3, Result result) {}
+
+  public static UslModel[] shiftModels() {
+    UslModel wide = backend(22);
+    double b7 = (1 - CONTENTION) / (7.0 * 7.0);
+    UslModel narrow = new UslModel(wide.s0Nanos(), CONTENTION, b7);
+    return new UslModel[] {wide, narrow, wide};
+  }
+
+  public static Shift shift(String algorithm) {
+    return shift(algorithm, 42);
+  }
+
+  public static Shift shift(String algorithm, long seed) {
+    UslModel[] m = shiftModels();
+    TreeMap<Long, UslModel> changes = new TreeMap<>();
+    changes.put(SHIFT_PHASE, m[1]);
+    changes.put(2 * SHIFT_PHASE, m[2]);
+    Settings settings = Settings.of(m[0], clients(22), 3 * SHIFT_PHASE).withChanges(changes).withSeed(seed);
+    Result r = run(settings, spec(algorithm, m[0]));
+    long first = r.reconvergeNanos(SHIFT_PHASE, 2 * SHIFT_PHASE, 0.90 * m[1].peak());
+    long second = r.reconvergeNanos(2 * SHIFT_PHASE, 3 * SHIFT_PHASE, 0.90 * m[2].peak());
+    return new Shift(algorithm, first, second,
+        r.goodput(SHIFT_PHASE / 2, SHIFT_PHASE) / m[0].peak(),
+        r.goodput(SHIFT_PHASE + 3 * SECOND, 2 * SHIFT_PHASE) / m[1].peak(),
+        r.goodput(2 * SHIFT_PHASE + 3 * SECOND, 3 * SHIFT_PHASE) / m[2].peak(),
+        r);
+  }
+
+  /** A back-end that never thrashes: 20 ms whatever the load, more clients than max. */
+  public static Result neverThrashes(String algorithm, int max) {
+    Settings settings = Settings.of(UslModel.fixedLatency(20 * MS), max + max / 2, 20 * SECOND)
+        .withBounds(1, max);
+    return run(settings, new LimitSpec(algorithm, 1, max, 8, Map.of()));
+  }
+
+  public static Result run(Settings settings, LimitSpec spec) {
+    SimClock clock = new SimClock();
+    LimitAlgorithm algorithm = algorithm(spec, clock, settings.seed() + 1);
+    return Simulation.run(settings, algorithm, clock);
+  }
+}

@@ -1,0 +1,333 @@
+package sluice.controller.sim;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.PriorityQueue;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import sluice.controller.WindowAccumulator;
+import sluice.controller.algorithm.LimitAlgorithm;
+import sluice.controller.algorithm.WindowSample;
+import sluice.protocol.LeaseProtocol.SampleBatch;
+
+/**
+ * A deterministic discrete-event simulation of one dispatcher node in front of one
+ * {@link UslModel} back-end, on a manual clock. Closed-loop clients (exponential think
+ * time) send requests into a FIFO queue; the queue dispatches while fewer than the limit
+ * are in flight. The node reports a {@link SampleBatch} every 100 ms (its phase shifted
+ * against the controller's windows, as in a real cluster), the batches are summed by the
+ * controller's own {@link WindowAccumulator}, and each window goes to the algorithm the way
+ * the Controller actor does it; a new limit reaches the node after a propagation delay.
+ *
+ * <p>State: the clock; requests thinking, waiting, in service (processor sharing, tracked by
+ * virtual work); the node's batch counters; the window being gathered; goodput per 100 ms.
+ */
+public final class Simulation {
+  public static final long MS = 1_000_000L;
+  public static final long SECOND = 1_000 * MS;
+  private static final long BUCKET_NANOS = 100 * MS;
+
+  private final Settings settings;
+  private final SplittableRandom random;
+  private final PriorityQueue<Event> events = new PriorityQueue<>();
+  private final PriorityQueue<Request> inService =
+      new PriorityQueue<>((x, y) -> Double.compare(x.finishWork, y.finishWork));
+  private final ArrayDeque<Request> waiting = new ArrayDeque<>();
+  private final WindowAccumulator window = new WindowAccumulator();
+  private final LimitAlgorithm algorithm;
+  private final long[] goodputPerBucket;
+  private final int[] limitPerBucket;
+  private final TreeMap<Long, UslModel> modelChanges;
+
+  private long now;
+  private long seq;
+  private UslModel model;
+  private double virtualWork;
+  private long virtualWorkAt;
+  private int limit;
+  private int toldLimit;
+  private long windowStart;
+
+  // the node's counters for the batch being gathered
+  private int completed;
+  private long sumRttNanos;
+  private long minRttNanos = Long.MAX_VALUE;
+  private long maxRttNanos;
+  private int maxInFlight;
+  private int arrivals;
+
+  /**
+   * @param model0        the back-end at the start
+   * @param changes       later back-ends, by the time they take over (may be empty)
+   * @param clients       closed-loop clients
+   * @param thinkNanos    mean think time of a client between a response and its next request
+   * @param windowNanos   the controller's window
+   * @param min           the spec's min (the Controller clamps to it)
+   * @param max           the spec's max
+   * @param durationNanos how long to run
+   * @param seed          the run's random seed
+   */
+  public record Settings(
+      UslModel model0,
+      TreeMap<Long, UslModel> changes,
+      int clients,
+      long thinkNanos,
+      long windowNanos,
+      int min,
+      int max,
+      long durationNanos,
+      long seed) {
+
+    public static Settings of(UslModel model, int clients, long durationNanos) {
+      return new Settings(model, new TreeMap<>(), clients, 10 * MS, 250 * MS, 1, 1000, durationNanos, 42);
+    }
+
+    public Settings withChanges(TreeMap<Long, UslModel> changes) {
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+    }
+
+    public Settings withWindow(long windowNanos) {
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+    }
+
+    public Settings withBounds(int min, int max) {
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+    }
+
+    public Settings withSeed(long seed) {
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+    }
+  }
+
+  /** Time a node's batches lag the controller's window boundaries. */
+  static final long BATCH_PHASE_NANOS = 37 * MS;
+  /** Time a new limit takes to reach the node. */
+  static final long PROPAGATION_NANOS = 5 * MS;
+
+  private enum Kind { ARRIVAL, BATCH, WINDOW, APPLY_LIMIT, MODEL_CHANGE }
+
+  private record Event(long at, long seq, Kind kind, int value) implements Comparable<Event> {
+    @Override
+    public int compareTo(Event o) {
+      int c = Long.compare(at, o.at);
+      return c != 0 ? c : Long.compare(seq, o.seq);
+    }
+  }
+
+  private static final class Request {
+    long dispatchedAt;
+    double finishWork;
+  }
+
+  private final SimClock clock;
+
+  private Simulation(Settings settings, LimitAlgorithm algorithm, SimClock clock) {
+    this.settings = settings;
+    this.clock = clock;
+    this.algorithm = algorithm;
+    this.random = new SplittableRandom(settings.seed());
+    this.model = settings.model0();
+    this.modelChanges = settings.changes();
+    int buckets = (int) (settings.durationNanos() / BUCKET_NANOS) + 1;
+    this.goodputPerBucket = new long[buckets];
+    this.limitPerBucket = new int[buckets];
+  }
+
+  /** Runs the simulation to its end. */
+  public static Result run(Settings settings, LimitAlgorithm algorithm, SimClock clock) {
+    return new Simulation(settings, algorithm, clock).run();
+  }
+
+  private Result run() {
+    limit = toldLimit = clamp(algorithm.limit());
+    for (int i = 0; i < settings.clients(); i++) {
+      schedule(think(), Kind.ARRIVAL, 0);
+    }
+    schedule(BATCH_PHASE_NANOS, Kind.BATCH, 0);
+    schedule(settings.windowNanos(), Kind.WINDOW, 0);
+    modelChanges.forEach((at, m) -> schedule(at, Kind.MODEL_CHANGE, 0));
+    long end = settings.durationNanos();
+    while (true) {
+      long nextCompletion = nextCompletionAt();
+      Event next = events.peek();
+      long at = Math.min(nextCompletion, next == null ? Long.MAX_VALUE : next.at());
+      if (at > end) {
+        break;
+      }
+      advanceTo(at);
+      if (nextCompletion == at && (next == null || nextCompletion <= next.at())) {
+        complete();
+      } else {
+        handle(events.poll());
+      }
+    }
+    return new Result(goodputPerBucket, limitPerBucket, BUCKET_NANOS);
+  }
+
+  private void handle(Event e) {
+    switch (e.kind()) {
+      case ARRIVAL -> {
+        arrivals++;
+        waiting.addLast(new Request());
+        dispatch();
+      }
+      case BATCH -> {
+        window.add(new SampleBatch("sim", "node-1", 100 * MS, completed, 0, 0, sumRttNanos,
+            completed == 0 ? 0 : minRttNanos, maxRttNanos, maxInFlight, arrivals, waiting.size(), 0, 0));
+        completed = arrivals = 0;
+        sumRttNanos = maxRttNanos = 0;
+        minRttNanos = Long.MAX_VALUE;
+        maxInFlight = inService.size();
+        schedule(now + 100 * MS, Kind.BATCH, 0);
+      }
+      case WINDOW -> {
+        onWindow();
+        schedule(now + settings.windowNanos(), Kind.WINDOW, 0);
+      }
+      case APPLY_LIMIT -> {
+        limit = e.value();
+        dispatch();
+      }
+      case MODEL_CHANGE -> model = modelChanges.get(now);
+    }
+  }
+
+  /** What the Controller actor does on its window tick. */
+  private void onWindow() {
+    if (window.isEmpty()) {
+      windowStart = now;
+      return;
+    }
+    WindowSample sample = window.drain(now - windowStart, toldLimit);
+    windowStart = now;
+    algorithm.onSample(sample);
+    int next = clamp(algorithm.limit());
+    if (next != toldLimit) {
+      toldLimit = next;
+      schedule(now + PROPAGATION_NANOS, Kind.APPLY_LIMIT, next);
+    }
+  }
+
+  private void dispatch() {
+    while (inService.size() < limit && !waiting.isEmpty()) {
+      Request r = waiting.pollFirst();
+      r.dispatchedAt = now;
+      r.finishWork = virtualWork + exponential(1.0);
+      inService.add(r);
+      maxInFlight = Math.max(maxInFlight, inService.size());
+    }
+  }
+
+  private void complete() {
+    Request r = inService.poll();
+    long rtt = now - r.dispatchedAt;
+    completed++;
+    sumRttNanos += rtt;
+    minRttNanos = Math.min(minRttNanos, rtt);
+    maxRttNanos = Math.max(maxRttNanos, rtt);
+    int bucket = (int) (now / BUCKET_NANOS);
+    goodputPerBucket[bucket]++;
+    schedule(now + think(), Kind.ARRIVAL, 0);
+    dispatch();
+  }
+
+  private long nextCompletionAt() {
+    Request first = inService.peek();
+    if (first == null) {
+      return Long.MAX_VALUE;
+    }
+    double rate = model.perRequestRate(inService.size());
+    double remaining = Math.max(0, first.finishWork - virtualWork);
+    return virtualWorkAt + Math.max(0, (long) Math.ceil(remaining / rate));
+  }
+
+  private void advanceTo(long at) {
+    virtualWork += (at - virtualWorkAt) * model.perRequestRate(inService.size());
+    virtualWorkAt = at;
+    int fromBucket = (int) (now / BUCKET_NANOS);
+    int toBucket = (int) (at / BUCKET_NANOS);
+    for (int b = fromBucket; b < toBucket && b < limitPerBucket.length; b++) {
+      limitPerBucket[b] = limit;
+    }
+    now = at;
+    clock.nowNanos = at;
+    if (toBucket < limitPerBucket.length) {
+      limitPerBucket[toBucket] = limit;
+    }
+  }
+
+  private void schedule(long at, Kind kind, int value) {
+    events.add(new Event(at, seq++, kind, value));
+  }
+
+  private long think() {
+    return (long) exponential(settings.thinkNanos());
+  }
+
+  private double exponential(double mean) {
+    return -mean * Math.log(1 - random.nextDouble());
+  }
+
+  private int clamp(int l) {
+    return Math.max(1, Math.max(settings.min(), Math.min(settings.max(), l)));
+  }
+
+  /** What a run measured, per 100 ms bucket. */
+  public record Result(long[] goodputPerBucket, int[] limitPerBucket, long bucketNanos) {
+
+    /** Completed requests per second between two times. */
+    public double goodput(long fromNanos, long toNanos) {
+      int from = (int) (fromNanos / bucketNanos);
+      int to = (int) Math.min(goodputPerBucket.length, toNanos / bucketNanos);
+      long sum = 0;
+      for (int b = from; b < to; b++) {
+        sum += goodputPerBucket[b];
+      }
+      return to <= from ? 0 : sum * 1e9 / ((to - from) * bucketNanos);
+    }
+
+    /** The mean limit between two times. */
+    public double meanLimit(long fromNanos, long toNanos) {
+      int from = (int) (fromNanos / bucketNanos);
+      int to = (int) Math.min(limitPerBucket.length, toNanos / bucketNanos);
+      double sum = 0;
+      for (int b = from; b < to; b++) {
+        sum += limitPerBucket[b];
+      }
+      return to <= from ? 0 : sum / (to - from);
+    }
+
+    /** The highest limit in force at any time. */
+    public int maxLimit() {
+      int m = 0;
+      for (int l : limitPerBucket) {
+        m = Math.max(m, l);
+      }
+      return m;
+    }
+
+    /**
+     * Time from {@code changeNanos} until goodput over every 1-second span that starts
+     * after it and ends by {@code endNanos} is at least {@code target} requests per second;
+     * -1 if that never happens.
+     */
+    public long reconvergeNanos(long changeNanos, long endNanos, double target) {
+      long span = 1_000_000_000L;
+      List<Long> starts = new ArrayList<>();
+      for (long t = changeNanos; t + span <= endNanos; t += bucketNanos) {
+        starts.add(t);
+      }
+      long answer = -1;
+      for (int i = starts.size() - 1; i >= 0; i--) {
+        long t = starts.get(i);
+        if (goodput(t, t + span) >= target) {
+          answer = t - changeNanos;
+        } else {
+          break;
+        }
+      }
+      return answer;
+    }
+  }
+}
