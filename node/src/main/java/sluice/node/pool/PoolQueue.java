@@ -359,10 +359,14 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   }
 
   private Behavior<Command> onConnectFailed(ConnectFailed event) {
-    BackendConnection c = event.connection();
-    if (c.state == BackendConnection.State.CLOSED) {
-      return this;
+    if (event.connection().state == BackendConnection.State.CONNECTING) {
+      connectFailed(event.connection(), event.cause());
     }
+    return this;
+  }
+
+  /** Called once per failed connection attempt, by whichever of its two events comes first. */
+  private void connectFailed(BackendConnection c, Throwable cause) {
     BackendLink link = c.link;
     remove(c);
     if (c.current != null) {
@@ -373,11 +377,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     if (link.up) {
       link.up = false;
       link.downSinceNanos = System.nanoTime();
-      getContext().getLog().warn("backend {}: down, cannot connect: {}", link.id, describe(event.cause()));
+      getContext().getLog().warn("backend {}: down, cannot connect: {}", link.id, describe(cause));
     }
     scheduleRetry(link);
     dispatchNext();
-    return this;
   }
 
   private void scheduleRetry(BackendLink link) {
@@ -504,6 +507,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     if (was == BackendConnection.State.CLOSED) {
       return this;
     }
+    if (was == BackendConnection.State.CONNECTING) {
+      connectFailed(c, event.cause());
+      return this;
+    }
     timers.cancel(c);
     remove(c);
     BackendLink link = c.link;
@@ -530,9 +537,6 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       case STREAMING -> {
         // the body stream fails too (BodyDone) if it was still flowing; nothing more to answer
         c.current = null;
-      }
-      case CONNECTING -> {
-        // connect failures arrive as ConnectFailed first
       }
       default -> getContext().getLog().debug("backend {}: idle connection {} closed by the back-end", link.id, c);
     }
