@@ -50,6 +50,7 @@ public final class Controller extends AbstractBehavior<Controller.Command> {
       Duration windowLength,
       ActorRef<LimitDecision> decisions) {
     super(context);
+    context.setLoggerName(Controller.class);
     this.backendId = backendId;
     this.spec = spec;
     this.decisions = decisions;

@@ -24,8 +24,7 @@ final class Demo implements AutoCloseable {
     } catch (RuntimeException portTaken) {
       backend = ThrashingBackend.create("127.0.0.1", 0, ThrashingParams.defaults()).start();
     }
-    System.out.printf("demo back-end on 127.0.0.1:%d: %s (best concurrency about %.0f, peak %.0f req/s)%n",
-        backend.port(), backend.params(), backend.bestN(), backend.peakThroughput());
+    System.out.printf("demo back-end on 127.0.0.1:%d: %s%n", backend.port(), backend.params());
     return new Demo(backend);
   }
 

@@ -30,6 +30,7 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
   private StatusReporter(ActorContext<Command> context, TimerScheduler<Command> timers,
       List<ActorRef<PoolQueue.Command>> pools, Duration interval) {
     super(context);
+    context.setLoggerName(StatusReporter.class);
     this.pools = pools;
     this.statusAdapter = context.messageAdapter(PoolStatus.class, Reported::new);
     timers.startTimerWithFixedDelay(Tick.INSTANCE, interval);

@@ -104,6 +104,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   private PoolQueue(ActorContext<Command> context, TimerScheduler<Command> timers, PoolSettings settings,
       String nodeId, ConnectionGate gate, Duration reportInterval, Duration statusInterval) {
     super(context);
+    context.setLoggerName(PoolQueue.class);
     this.settings = settings;
     this.nodeId = nodeId;
     this.gate = gate;

@@ -31,7 +31,7 @@ import sluice.protocol.LimitSpec;
  * Reads the {@code sluice} subtree of the configuration into {@link SluiceSettings}, once,
  * at start-up. Every problem is collected; if there is any, one {@link SettingsException}
  * lists them all, each as {@code sluice.pools.web.queue.max: must be at least 1, was 0}.
- * The keys, their defaults and the rules are documented in docs/configuration.md and in
+ * The keys, their defaults and the rules are documented in the configuration reference in README.md and in
  * reference.conf.
  */
 public final class SettingsReader {

@@ -17,7 +17,7 @@ import sluice.protocol.LimitSpec;
 
 class SettingsReaderTest {
 
-  /** The full example of docs/configuration.md. */
+  /** The full example of the configuration reference in README.md. */
   static final String FULL_EXAMPLE = """
       sluice {
         http {
