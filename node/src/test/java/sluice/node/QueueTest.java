@@ -121,9 +121,9 @@ class QueueTest {
           assertTrue(waitedMillis >= 300, "answered after " + waitedMillis + " ms, before the timeout");
           // the connection is still usable afterwards
           backend.releaseResponses();
+          assertEquals(200, first.get(30, TimeUnit.SECONDS).status());
           assertEquals(200, http.get("/after").status());
         }
-        assertEquals(200, first.get(30, TimeUnit.SECONDS).status());
         PoolStatus status = Nodes.status(node);
         assertEquals(1, status.expired());
         assertEquals(status.accepted(), status.ended());
