@@ -5,58 +5,90 @@ package sluice.controller.algorithm;
  * nothing about it beforehand, and follows it when the back-end changes. The default
  * algorithm.
  *
- * <p>How: a continuous two-sided probe (stochastic hill climbing on measured goodput). The
- * limit alternates between a point just above and a point just below a centre. Once both
- * probes have gathered enough completed requests, their goodputs give the local elasticity
- * {@code E = d ln(goodput) / d ln(limit)}: about 1 while the back-end still scales, 0 at the
- * knee, negative past it. The centre moves up while E exceeds {@code knee-gain} and down
- * while it is below; the move grows while the direction holds (exponential search, fast
- * start and fast recovery) and shrinks when it flips (fine settling, noise averaging).
- * Goodput counts completed requests only: errors are not throughput.
+ * <p>How: a compass search on measured goodput. The limit dwells at a centre and now and
+ * then probes one point above or below it, at a step in log units. A probe is judged against
+ * the centre runs just before and after it (which cancels slow drift): its elasticity
+ * {@code E = d ln(goodput) / d ln(concurrency)} is about 1 while the back-end still scales,
+ * 0 at the knee, negative past it. A probe above succeeds when E is beyond the noise above
+ * {@code knee-gain}, a probe below when E is beyond the noise under it; the centre then moves
+ * to the probe and the next probe goes on in the same direction, twice as far if the last
+ * move went that way too (exponential search: a fast start and a fast recovery). When both
+ * sides fail the step halves, down to {@code probe}. At that smallest step the probes'
+ * elasticities are pooled over many visits (older ones weigh less), so small differences
+ * still become significant when they last. Goodput counts completed requests only: errors
+ * are not throughput.
  *
- * <p>A probe that was not limit-bound (nothing waited, the back-end never reached the
- * limit) says nothing about higher limits: such a pair never raises the centre. A
- * back-end that never thrashes keeps E near 1 and its limit rises to max.
+ * <p>A change of the back-end (its goodput at an unchanged centre limit moves by far more
+ * than noise) restarts the search at the largest step, first towards where the change
+ * points: down when goodput fell, up when it rose. A probe that was not limit-bound (nothing
+ * waited, the back-end never reached the limit) says nothing about higher limits: it never
+ * raises the centre, so a back-end that never thrashes gets max, and one that is not loaded
+ * keeps its limit.
  *
- * <p>State: centre (a real number in [min, max]); the move size in log units; which probe is
- * running and what the previous probe measured; what the running probe has gathered.
+ * <p>State: the centre limit and the step; whether the run being gathered is a centre run or
+ * a probe, and what it has gathered; the last centre run at the current centre and the probe
+ * waiting for the centre run after it; which sides failed at the current step; the pooled
+ * evidence of each side at the smallest step. All of it changes only in {@link #onSample}.
  */
 public final class AutoLimit implements LimitAlgorithm {
+  /** How many standard deviations a probe's evidence must clear to move the centre. */
+  private static final double MOVE_Z = 1.5;
+  /** How many standard deviations a centre run must differ from the last one to be a change. */
+  private static final double CHANGE_Z = 4;
+  /** And by at least this much goodput (log units): noise on a busy back-end is not a change. */
+  private static final double CHANGE_LOG = Math.log(1.25);
+  /** The same while searching at a larger step, where a wrong move is soon undone. */
+  private static final double SEARCH_Z = 0.5;
+  /** The same for the pooled slope across the centre. */
+  private static final double ACROSS_Z = 1.5;
+  /** Weight old evidence keeps each time the same side is probed again. */
+  private static final double EVIDENCE_DECAY = 0.8;
+  /** A run ends after this long even with few completions, so a failing back-end is seen. */
+  private static final long MAX_RUN_NANOS = 2_000_000_000L;
+
   private final Bounds bounds;
   private final double kneeGain;
-  private final double probe;
   private final int minSamples;
-  private final double minMove;
-  private final double maxMove;
-  private final double gainPerError;
+  private final double minStep;
+  private final double maxStep;
 
-  private double centre;
-  private double move;
-  private int lastSign;
+  private int centre;
+  private double step;
+  private int lastMoveSign;
   private boolean probingUp = true;
-  private int probeLimit;
+  private boolean failedUp;
+  private boolean failedDown;
+  private final Evidence upEvidence = new Evidence();
+  private final Evidence downEvidence = new Evidence();
+  /** Pooled evidence of the two sides' probes against each other: the slope across the centre. */
+  private final Evidence acrossEvidence = new Evidence();
+  /** The last probe run on each side of the current centre at the current step, or null. */
+  private Run lastUp;
+  private Run lastDown;
 
+  /** The limit the current run is gathered at; a probe when it differs from the centre. */
+  private int runLimit;
+  private boolean runIsProbe;
   private int runCompleted;
   private long runNanos;
   private double runRttNanos;
   private boolean runBound = true;
 
-  private Run upper;
-  /** Completed requests a run gathers: longer while the probes find nothing significant. */
-  private int runSamples;
+  /** The last centre run at the current centre, null when there is none yet. */
+  private Run lastCentre;
+  /** A finished probe waiting for the centre run after it. */
+  private Run probeRun;
 
   private AutoLimit(Builder b) {
     this.bounds = new Bounds(b.min, b.max, b.initial);
     this.kneeGain = Params.checkDouble("knee-gain", b.kneeGain, 0, 0.9);
-    this.probe = Params.checkDouble("probe", b.probe, 0.01, 0.5);
+    double probe = Params.checkDouble("probe", b.probe, 0.01, 0.5);
     this.minSamples = Params.checkInt("min-samples", b.minSamples, 1, 1_000_000);
-    this.minMove = Math.log1p(probe) / 4;
-    this.maxMove = Math.log(2);
-    this.gainPerError = 0.6;
+    this.minStep = Math.log1p(probe);
+    this.maxStep = Math.max(minStep, Math.log(2));
     this.centre = b.initial;
-    this.move = minMove * 4;
-    this.runSamples = minSamples;
-    this.probeLimit = probeLimitFor(true);
+    this.step = maxStep;
+    this.runLimit = centre;
   }
 
   public static Builder builder() {
@@ -65,17 +97,17 @@ public final class AutoLimit implements LimitAlgorithm {
 
   @Override
   public int limit() {
-    return probeLimit;
+    return runLimit;
   }
 
-  /** The point the probes straddle. */
+  /** The limit the probes go out from. */
   public double centre() {
     return centre;
   }
 
   @Override
   public void onSample(WindowSample s) {
-    if (s.limit() != probeLimit) {
+    if (s.limit() != runLimit) {
       // measured under another limit (the first window, or a decision not yet in force)
       return;
     }
@@ -83,89 +115,232 @@ public final class AutoLimit implements LimitAlgorithm {
     runNanos += s.windowNanos();
     runRttNanos += (double) s.meanRttNanos() * (s.completed() + s.dropped());
     runBound &= s.limitBound();
-    if (runCompleted < runSamples || runNanos <= 0) {
+    if (runNanos <= 0 || runCompleted < runSamples() && runNanos < MAX_RUN_NANOS) {
       return;
     }
-    Run run = new Run(probeLimit, runCompleted, runCompleted * 1e9 / runNanos,
-        runRttNanos / runNanos, runBound);
+    Run run = new Run(runLimit, runCompleted, runNanos, runRttNanos, runBound);
     runCompleted = 0;
     runNanos = 0;
     runRttNanos = 0;
     runBound = true;
-    if (probingUp) {
-      upper = run;
-      probingUp = false;
+    if (runIsProbe) {
+      probeRun = run;
+      nextRun(false);
     } else {
-      step(upper, run);
-      probingUp = true;
+      onCentreRun(run);
     }
-    probeLimit = probeLimitFor(probingUp);
+  }
+
+  /** Runs at rest gather twice as much: there the differences are small. */
+  private int runSamples() {
+    return step <= minStep ? 2 * minSamples : minSamples;
   }
 
   /**
-   * One probe's measurement at one limit: goodput, and the mean concurrency the back-end
-   * really saw (Little's law), and whether the limit held requests back.
+   * One run at one limit: completions, its length, the summed response time of what ended
+   * in it (over the length: the mean concurrency the back-end saw, by Little's law), and
+   * whether the limit held requests back.
    */
-  private record Run(int limit, int completed, double goodput, double concurrency, boolean bound) {}
+  private record Run(int limit, int completed, long nanos, double rttNanos, boolean bound) {
+    double goodput() {
+      return (completed + 0.5) / nanos;
+    }
 
-  private void step(Run up, Run low) {
-    if (up == null || up.limit() <= low.limit()) {
-      return;
+    double concurrency() {
+      return rttNanos / nanos;
     }
-    if (up.goodput() <= 0 || low.goodput() <= 0) {
-      if (up.goodput() < low.goodput()) {
-        moveCentre(-1, 1, true);
-      }
-      return;
+  }
+
+  private void onCentreRun(Run after) {
+    Run before = lastCentre;
+    Run probe = probeRun;
+    probeRun = null;
+    lastCentre = after;
+    if (before != null && changed(before, after)) {
+      restart(after.goodput() < before.goodput() ? -1 : 1);
+    } else if (probe != null) {
+      judge(probe, before, after);
     }
+    nextRun(true);
+  }
+
+  /** Whether the back-end changed between two centre runs at the same limit. */
+  private boolean changed(Run before, Run after) {
+    double diff = Math.abs(Math.log(after.goodput() / before.goodput()));
+    double sigma = Math.sqrt(1.0 / (before.completed() + 0.5) + 1.0 / (after.completed() + 0.5));
+    return diff > CHANGE_LOG && diff > CHANGE_Z * sigma;
+  }
+
+  private void restart(int sign) {
+    step = maxStep;
+    lastMoveSign = 0;
+    probingUp = sign > 0;
+    forgetEvidence();
+  }
+
+  private void forgetEvidence() {
+    failedUp = failedDown = false;
+    upEvidence.clear();
+    downEvidence.clear();
+    acrossEvidence.clear();
+    lastUp = lastDown = null;
+  }
+
+  /** Judges a probe against the centre runs around it (before may be null) and moves. */
+  private void judge(Run probe, Run before, Run after) {
+    int completed = after.completed() + (before == null ? 0 : before.completed());
+    long nanos = after.nanos() + (before == null ? 0 : before.nanos());
+    double rtt = after.rttNanos() + (before == null ? 0 : before.rttNanos());
+    Run centreRun = new Run(after.limit(), completed, nanos, rtt, after.bound());
+    boolean up = probe.limit() > centreRun.limit();
     // The concurrency the back-end really saw, not the limits: a run's first window also
-    // holds some of the other probe's requests, which would otherwise flatten the slope.
-    double nominal = Math.log((double) up.limit() / low.limit());
-    double spread = Math.log(up.concurrency() / low.concurrency());
-    if (!(spread >= nominal / 2)) {
+    // holds some of the run before it, which would otherwise flatten the slope.
+    double nominal = Math.log((double) probe.limit() / centreRun.limit());
+    double spread = Math.log(probe.concurrency() / centreRun.concurrency());
+    if (!(spread / nominal >= 0.5)) {
       spread = nominal;
     }
-    double elasticity = Math.log(up.goodput() / low.goodput()) / spread;
-    double sigma = Math.sqrt(1.0 / up.completed() + 1.0 / low.completed()) / spread;
+    double elasticity = Math.log(probe.goodput() / centreRun.goodput()) / spread;
+    double sigma = Math.sqrt(1.0 / (probe.completed() + 0.5) + 1.0 / (completed + 0.5))
+        / Math.abs(spread);
+    boolean usable = !up || probe.bound() && after.bound() || elasticity < kneeGain;
     double error = elasticity - kneeGain;
-    if (error > 0 && !(up.bound() && low.bound())) {
+    if (usable && step <= minStep) {
+      Evidence e = up ? upEvidence : downEvidence;
+      e.add(error, sigma);
+      error = e.mean();
+      sigma = e.sigma();
+    }
+    double towards = up ? error : -error;
+    Run other = up ? lastDown : lastUp;
+    if (up) {
+      lastUp = probe;
+    } else {
+      lastDown = probe;
+    }
+    if (usable && towards > (step <= minStep ? MOVE_Z : SEARCH_Z) * sigma) {
+      moveTo(probe);
       return;
     }
-    moveCentre(error > 0 ? 1 : -1, Math.abs(error), Math.abs(error) > sigma);
+    if (step <= minStep && other != null && acrossSignificant(up ? probe : other, up ? other : probe)) {
+      return;
+    }
+    fail(up);
   }
 
   /**
-   * Moves the centre by a factor. A move that is not beyond the noise only drifts by the
-   * smallest step; a significant one grows while its direction holds and is at least
-   * proportional to how far the elasticity is from the target.
+   * The two sides' last probes against each other (twice the spread of one side against the
+   * centre, so half the noise): moves to the side the pooled slope points to, if significant.
    */
-  private void moveCentre(int sign, double error, boolean significant) {
-    double size;
-    if (!significant) {
-      size = minMove;
-      runSamples = Math.min(4 * minSamples, runSamples * 2);
-    } else {
-      runSamples = minSamples;
-      move = sign == lastSign ? Math.min(maxMove, move * 1.5) : Math.max(minMove, move * 0.5);
-      lastSign = sign;
-      size = Math.min(maxMove, Math.max(move, gainPerError * Math.min(1.5, error)));
+  private boolean acrossSignificant(Run upper, Run lower) {
+    double nominal = Math.log((double) upper.limit() / lower.limit());
+    double spread = Math.log(upper.concurrency() / lower.concurrency());
+    if (!(spread / nominal >= 0.5)) {
+      spread = nominal;
     }
-    centre = Math.max(bounds.min(), Math.min(bounds.max(), centre * Math.exp(sign * size)));
+    double elasticity = Math.log(upper.goodput() / lower.goodput()) / spread;
+    double sigma = Math.sqrt(1.0 / (upper.completed() + 0.5) + 1.0 / (lower.completed() + 0.5))
+        / Math.abs(spread);
+    if (elasticity > kneeGain && !(upper.bound() && lower.bound())) {
+      return false;
+    }
+    acrossEvidence.add(elasticity - kneeGain, sigma);
+    double error = acrossEvidence.mean();
+    if (Math.abs(error) <= ACROSS_Z * acrossEvidence.sigma()) {
+      return false;
+    }
+    moveTo(error > 0 ? upper : lower);
+    return true;
   }
 
-  private int probeLimitFor(boolean up) {
-    int c = (int) Math.round(centre);
-    int limit = up
-        ? Math.max(c + 1, (int) Math.round(centre * (1 + probe)))
-        : Math.min(c - 1, (int) Math.round(centre / (1 + probe)));
-    return bounds.clamp(limit);
+  private void moveTo(Run probe) {
+    int sign = probe.limit() > centre ? 1 : -1;
+    if (sign == lastMoveSign) {
+      step = Math.min(maxStep, step * 2);
+    }
+    lastMoveSign = sign;
+    centre = probe.limit();
+    lastCentre = probe;
+    probingUp = sign > 0;
+    forgetEvidence();
+  }
+
+  private void fail(boolean up) {
+    if (up) {
+      failedUp = true;
+    } else {
+      failedDown = true;
+    }
+    boolean otherPossible = up ? probeLimit(false) != centre : probeLimit(true) != centre;
+    if ((failedUp || !canProbe(true)) && (failedDown || !canProbe(false))) {
+      if (step > minStep) {
+        step = Math.max(minStep, step / 2);
+        forgetEvidence();
+      }
+      lastMoveSign = 0;
+      failedUp = failedDown = false;
+    }
+    probingUp = otherPossible ? !up : up;
+  }
+
+  private boolean canProbe(boolean up) {
+    return probeLimit(up) != centre;
+  }
+
+  /** Sets up the next run: a probe after a centre run (where one is possible), else the centre. */
+  private void nextRun(boolean probeNext) {
+    if (probeNext) {
+      if (!canProbe(probingUp)) {
+        probingUp = !probingUp;
+      }
+      int limit = probeLimit(probingUp);
+      if (limit != centre) {
+        runLimit = limit;
+        runIsProbe = true;
+        return;
+      }
+    }
+    runLimit = centre;
+    runIsProbe = false;
+  }
+
+  private int probeLimit(boolean up) {
+    return up
+        ? bounds.clamp(Math.max(centre + 1L, Math.round(centre * Math.exp(step))))
+        : bounds.clamp(Math.min(centre - 1L, Math.round(centre * Math.exp(-step))));
+  }
+
+  /** Pooled evidence of one side: a weighted mean of errors, older ones decayed. */
+  private static final class Evidence {
+    private double weightedSum;
+    private double weight;
+
+    void add(double error, double sigma) {
+      double w = 1 / (sigma * sigma);
+      weightedSum = weightedSum * EVIDENCE_DECAY + w * error;
+      weight = weight * EVIDENCE_DECAY + w;
+    }
+
+    double mean() {
+      return weightedSum / weight;
+    }
+
+    /** Standard deviation of the mean, counting the decayed weights as effective samples. */
+    double sigma() {
+      return 1 / Math.sqrt(weight);
+    }
+
+    void clear() {
+      weightedSum = 0;
+      weight = 0;
+    }
   }
 
   public static final class Builder {
     private int min = 1;
     private int max = 1000;
     private int initial = 8;
-    private double kneeGain = 0.1;
+    private double kneeGain = 0.05;
     private double probe = 0.2;
     private int minSamples = 100;
 
@@ -180,7 +355,7 @@ public final class AutoLimit implements LimitAlgorithm {
 
     /**
      * Raise while 1% more limit brings at least this many percent more goodput, [0, 0.9];
-     * default 0.1. 0 climbs to the very top of the curve, higher values stop earlier with
+     * default 0.05. 0 climbs to the very top of the curve, higher values stop earlier with
      * shorter response times.
      */
     public Builder kneeGain(double kneeGain) {
@@ -188,7 +363,10 @@ public final class AutoLimit implements LimitAlgorithm {
       return this;
     }
 
-    /** Distance of each probe from the centre, as a fraction, [0.01, 0.5]; default 0.1. */
+    /**
+     * Smallest distance of a probe from the centre, as a fraction, [0.01, 0.5]; default 0.2.
+     * A probe is always at least one away from the centre.
+     */
     public Builder probe(double probe) {
       this.probe = probe;
       return this;

@@ -14,7 +14,7 @@ import sluice.protocol.LimitSpec;
  * <pre>
  * algorithm  parameters (default)
  * fixed      value (initial)
- * auto       knee-gain (0.1), probe (0.2), min-samples (100)
+ * auto       knee-gain (0.05), probe (0.2), min-samples (100)
  * band       metric (mean-response-time), low, high (both required), step (1)
  * queue      low (1), high (10), step (1), step-ratio (0.1), min-gain (0.3), hold-windows (20)
  * gradient   buffer (0.25), jitter (15, percent), min-rtt-interval (60s), request-count (50),
@@ -51,7 +51,7 @@ public final class LimitAlgorithms {
       case "auto" -> {
         p.rejectUnknown("auto", Set.of("knee-gain", "probe", "min-samples"));
         yield AutoLimit.builder().bounds(min, max, initial)
-            .kneeGain(p.doubleIn("knee-gain", 0.1, 0, 0.9))
+            .kneeGain(p.doubleIn("knee-gain", 0.05, 0, 0.9))
             .probe(p.doubleIn("probe", 0.2, 0.01, 0.5))
             .minSamples(p.intIn("min-samples", 100, 1, 1_000_000))
             .build();

@@ -119,35 +119,59 @@ class AlgorithmBehaviourTest {
   // auto
 
   @Test
-  void autoProbesAboveAndBelowItsCentre() {
+  void autoDwellsAtItsCentreAndProbesAboveThenBelow() {
     AutoLimit auto = AutoLimit.builder().bounds(1, 1000, 100).build();
-    assertEquals(120, auto.limit());
-    auto.onSample(window(120, 500, 10, 50));
-    assertEquals(83, auto.limit());
+    assertEquals(100, auto.limit());
+    auto.onSample(window(100, 1000, 25, 50));     // 4000/s at 100
+    assertEquals(200, auto.limit());
+    auto.onSample(window(200, 1000, 50, 50));     // the same at 200: no gain above
+    assertEquals(100, auto.limit());
+    auto.onSample(window(100, 1000, 25, 50));
+    assertEquals(50, auto.limit());
   }
 
   @Test
   void autoRaisesWhileGoodputScalesWithTheLimit() {
     AutoLimit auto = AutoLimit.builder().bounds(1, 1000, 100).build();
-    auto.onSample(window(120, 1200, 25, 50));     // 4800/s at 120
-    auto.onSample(window(83, 830, 25, 50));       // 3320/s at 83: elasticity 1
-    assertTrue(auto.centre() > 150, "centre " + auto.centre());
+    auto.onSample(window(100, 1000, 25, 50));     // 4000/s at 100
+    auto.onSample(window(200, 2000, 25, 50));     // 8000/s at 200: elasticity 1
+    auto.onSample(window(100, 1000, 25, 50));
+    assertEquals(200, auto.centre(), 1e-9);
+    assertTrue(auto.limit() > 200, "probes on upwards, limit " + auto.limit());
   }
 
   @Test
   void autoLowersWhenMoreLimitGivesLessGoodput() {
     AutoLimit auto = AutoLimit.builder().bounds(1, 1000, 100).build();
-    auto.onSample(window(120, 600, 50, 50));
-    auto.onSample(window(83, 1000, 20.75, 50));
-    assertTrue(auto.centre() < 70, "centre " + auto.centre());
+    auto.onSample(window(100, 1000, 25, 50));     // 4000/s at 100
+    auto.onSample(window(200, 800, 62.5, 50));    // 3200/s at 200
+    auto.onSample(window(100, 1000, 25, 50));
+    auto.onSample(window(50, 1100, 11.4, 50));    // 4400/s at 50
+    auto.onSample(window(100, 1000, 25, 50));
+    assertEquals(50, auto.centre(), 1e-9);
   }
 
   @Test
   void autoDoesNotRaiseOnWindowsThatWereNotLimitBound() {
     AutoLimit auto = AutoLimit.builder().bounds(1, 1000, 100).build();
-    auto.onSample(new WindowSample(Windows.WINDOW, 1200, 0, Windows.ms(25), 1, 1, 110, 1200, 0, Double.NaN, 120));
-    auto.onSample(window(83, 830, 25, 50));
+    auto.onSample(new WindowSample(Windows.WINDOW, 1000, 0, Windows.ms(25), 1, 1, 90, 1000, 0, Double.NaN, 100));
+    auto.onSample(new WindowSample(Windows.WINDOW, 2000, 0, Windows.ms(25), 1, 1, 190, 2000, 0, Double.NaN, 200));
+    auto.onSample(new WindowSample(Windows.WINDOW, 1000, 0, Windows.ms(25), 1, 1, 90, 1000, 0, Double.NaN, 100));
     assertEquals(100, auto.centre(), 1e-9);
+  }
+
+  @Test
+  void autoSearchesDownwardsAgainWhenGoodputFallsAtAnUnchangedLimit() {
+    AutoLimit auto = AutoLimit.builder().bounds(1, 1000, 100).build();
+    auto.onSample(window(100, 1000, 25, 50));     // 4000/s at 100
+    auto.onSample(window(200, 1000, 50, 50));     // no better above
+    auto.onSample(window(100, 1000, 25, 50));
+    auto.onSample(window(50, 600, 20.8, 50));     // worse below
+    auto.onSample(window(100, 1000, 25, 50));     // the knee is here: the step halves
+    assertEquals(141, auto.limit());
+    auto.onSample(window(141, 1000, 35, 50));
+    auto.onSample(window(100, 400, 62.5, 50));    // 1600/s at the same limit: the back-end changed
+    assertEquals(50, auto.limit(), "first looks below, with the largest step");
   }
 
   @Test
