@@ -29,11 +29,11 @@ class SettingsReaderTest {
         }
         cluster { host = "127.0.0.1", port = 2552, seed-nodes = [] }
         report-interval = 100ms
-        controller-window = 500ms
+        controller-window = 250ms
         status-interval = 1s
         defaults {
           balance = round-robin
-          limit { algorithm = fixed, value = 16 }
+          limit { algorithm = auto }
           queue { max = 10000, timeout = 30s, refuse-connections-above = 5000, retry-after = 1s }
           connections { pre-open = 1, idle-timeout = 60s, connect-timeout = 2s, response-timeout = 30s,
                         down-backoff-min = 100ms, down-backoff-max = 5s, buffer-responses-up-to = 64k }
@@ -66,14 +66,14 @@ class SettingsReaderTest {
         8192, 256, 8192, 100, 1L << 30), s.http());
     assertEquals(new ClusterSettings("127.0.0.1", 2552, List.of()), s.cluster());
     assertEquals(Duration.ofMillis(100), s.reportInterval());
-    assertEquals(Duration.ofMillis(500), s.controllerWindow());
+    assertEquals(Duration.ofMillis(250), s.controllerWindow());
     assertEquals(Duration.ofSeconds(1), s.statusInterval());
 
     QueueSettings queue = new QueueSettings(10000, Duration.ofSeconds(30), 5000, Duration.ofSeconds(1));
     ConnectionSettings connections = new ConnectionSettings(1, Duration.ofSeconds(60), Duration.ofSeconds(2),
         Duration.ofSeconds(30), Duration.ofMillis(100), Duration.ofSeconds(5), 65536);
     PoolSettings web = new PoolSettings("web", List.of(
-        new BackendSettings("127.0.0.1:9001", "127.0.0.1", 9001, LimitSpec.fixed(16)),
+        new BackendSettings("127.0.0.1:9001", "127.0.0.1", 9001, new LimitSpec("auto", 1, 1000, 8, Map.of())),
         new BackendSettings("127.0.0.1:9002", "127.0.0.1", 9002, LimitSpec.fixed(4))),
         Balance.ROUND_ROBIN, queue, connections);
     assertEquals(Map.of("web", web), s.pools());
@@ -87,7 +87,7 @@ class SettingsReaderTest {
   void referenceConfGivesTheSameDefaultsAsTheFullExample() {
     SluiceSettings full = read(FULL_EXAMPLE);
     SluiceSettings minimal = read("""
-        sluice.pools.web.backends = ["127.0.0.1:9001", { address = "127.0.0.1:9002", limit.value = 4 }]
+        sluice.pools.web.backends = ["127.0.0.1:9001", { address = "127.0.0.1:9002", limit { algorithm = fixed, value = 4 } }]
         sluice.routes = [ { host = "example.com", path-prefix = "/api", pool = web }, { pool = web } ]
         sluice.default-pool = web
         """);
@@ -112,7 +112,7 @@ class SettingsReaderTest {
     SluiceSettings s = read("""
         sluice.defaults {
           balance = least-outstanding
-          limit.value = 10
+          limit { algorithm = fixed, value = 10 }
           queue { max = 100, refuse-connections-above = 50 }
           connections.pre-open = 3
         }
@@ -220,10 +220,10 @@ class SettingsReaderTest {
       sluice.pools.web.backends = []                              | sluice.pools.web.backends: must list at least one back-end
       sluice.pools.web.backends = [{ adress = "127.0.0.1:1" }]  | sluice.pools.web.backends[0].adress: unknown key (did you mean address?)
       sluice.pools.web.backends = [{ adress = "127.0.0.1:1" }]  | sluice.pools.web.backends[0].address: missing
-      sluice.pools.web.limit.value = 0                            | sluice.pools.web.limit.value: must be at least 1, was 0
+      sluice.pools.web.limit { algorithm = fixed, value = 0 }    | sluice.pools.web.limit.value: must be at least 1, was 0
       sluice.pools.web.limit.algorithm = nosuch                   | sluice.pools.web.limit.algorithm: unknown 'nosuch'
       sluice.pools.web.limit.max = many                           | sluice.pools.web.limit.max: must be a whole number at least 1, was 'many'
-      sluice.defaults.limit.value = ten                           | sluice.defaults.limit.value: must be a whole number, was 'ten'
+      sluice.defaults.limit { algorithm = fixed, value = ten }   | sluice.defaults.limit.value: must be a whole number, was 'ten'
       sluice.pools.web.limit { min = 5, max = 2 }                 | sluice.pools.web.limit.max: must be at least min (5), was 2
       sluice.routes = [{ path-prefix = api, pool = web }]         | sluice.routes[0].path-prefix: must start with "/", was 'api'
       sluice.routes = [{ path-prefix = "/", pool = wbe }]       | sluice.routes[0].pool: must name a pool of sluice.pools (web), was 'wbe'
@@ -285,7 +285,7 @@ class SettingsReaderTest {
   void aBadDefaultIsReportedOnceNotAgainInEveryPool() {
     SettingsException e = refused("""
         sluice.defaults.queue.max = 0
-        sluice.defaults.limit.value = 0
+        sluice.defaults.limit { algorithm = fixed, value = 0 }
         sluice.pools {
           web { backends = [{ address = "127.0.0.1:9001", limit.min = 1 }], queue.timeout = 5s }
           api { backends = ["127.0.0.1:9002"] }
