@@ -62,6 +62,10 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
           pool.pool(), b.id(), b.up() ? "up" : "DOWN", b.inFlight(), b.limit(), pool.queueLength(),
           Math.round(b.ratePerSecond()), String.format("%.1f", b.p99Millis()), b.served(), b.failed());
     }
+    if (pool.rejectedFull() + pool.expired() + pool.abandoned() > 0) {
+      getContext().getLog().info("status pool={} 503-queue-full={} 503-queue-timeout={} client-gone={}",
+          pool.pool(), pool.rejectedFull(), pool.expired(), pool.abandoned());
+    }
     return this;
   }
 }

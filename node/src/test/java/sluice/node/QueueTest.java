@@ -110,7 +110,7 @@ class QueueTest {
       try (SluiceNode node = Nodes.start(settings)) {
         backend.holdResponses();
         Future<RawHttp.Response> first = sendAsync(RawHttp.connect(node.httpPort()), "/held", "first");
-        Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.accepted() == 1);
+        assertTrue(backend.awaitInFlight(1, Duration.ofSeconds(10)));
         try (RawHttp http = RawHttp.connect(node.httpPort())) {
           long start = System.nanoTime();
           RawHttp.Response late = http.get("/waits");
@@ -167,6 +167,33 @@ class QueueTest {
           assertEquals(200, again.get("/again").status());
         }
         established.close();
+      }
+    }
+  }
+
+  @Test
+  void aRequestWhoseClientLeftWhileWaitingNeverReachesTheBackend() throws Exception {
+    try (TestBackend backend = TestBackend.started()) {
+      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 1)),
+          TestSettings.queue(100, Duration.ofSeconds(60), 100), TestSettings.connections()));
+      try (SluiceNode node = Nodes.start(settings)) {
+        backend.holdResponses();
+        Future<RawHttp.Response> first = sendAsync(RawHttp.connect(node.httpPort()), "/first", "first");
+        assertTrue(backend.awaitInFlight(1, Duration.ofSeconds(10)));
+        try (RawHttp leaver = RawHttp.connect(node.httpPort())) {
+          leaver.send("GET", "/leaver", null);
+          Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.queueLength() == 1);
+        } // the client closes its connection while its request waits
+        Future<RawHttp.Response> stayer = sendAsync(RawHttp.connect(node.httpPort()), "/stayer", "stayer");
+        Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.accepted() == 3);
+        Thread.sleep(500); // let the node notice the closed connection (a FIN on loopback: milliseconds)
+        backend.releaseResponses();
+        assertEquals(200, first.get(30, TimeUnit.SECONDS).status());
+        assertEquals(200, stayer.get(30, TimeUnit.SECONDS).status());
+        assertEquals(List.of("/first", "/stayer"), backend.requests().stream().map(r -> r.path()).toList());
+        PoolStatus status = Nodes.status(node);
+        assertEquals(1, status.abandoned());
+        assertEquals(status.accepted(), status.ended());
       }
     }
   }

@@ -1,6 +1,7 @@
 package sluice.node.ingress;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.BidiShape;
@@ -15,7 +16,7 @@ import org.apache.pekko.util.ByteString;
 
 /**
  * Closes a client connection whose request head does not arrive in time (slow-drip
- * clients), answering 408 first. Pekko HTTP's own idle timeout counts only inactivity, so
+ * clients), answering 408 first; and notes when the client closes its connection. Pekko HTTP's own idle timeout counts only inactivity, so
  * a client sending one byte a second would hold a connection forever without this.
  *
  * <p>Sits on the raw bytes between the network and the HTTP server layer. When bytes
@@ -25,10 +26,14 @@ import org.apache.pekko.util.ByteString;
  */
 final class HeadDeadlineGuard extends GraphStage<BidiShape<ByteString, ByteString, ByteString, ByteString>> {
 
-  /** Request progress on one connection, written by the request handler. */
+  /**
+   * Request progress on one connection, written by the request handler; and whether the
+   * client has closed its side (this stage sees that first, as the end of its bytes).
+   */
   static final class Progress {
     final AtomicLong requestsReceived = new AtomicLong();
     final AtomicLong responsesDone = new AtomicLong();
+    final AtomicBoolean clientClosed = new AtomicBoolean();
 
     boolean idle() {
       return requestsReceived.get() == responsesDone.get();
@@ -81,7 +86,14 @@ final class HeadDeadlineGuard extends GraphStage<BidiShape<ByteString, ByteStrin
 
           @Override
           public void onUpstreamFinish() {
+            progress.clientClosed.set(true);
             complete(toServer);
+          }
+
+          @Override
+          public void onUpstreamFailure(Throwable cause) {
+            progress.clientClosed.set(true);
+            fail(toServer, cause);
           }
         });
         setHandler(toServer, new AbstractOutHandler() {

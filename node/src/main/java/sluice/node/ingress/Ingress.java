@@ -100,7 +100,7 @@ public final class Ingress {
           .withEntity(ContentTypes.TEXT_PLAIN_UTF8, "no route for host '" + host + "' and path "
               + request.getUri().path() + "\n"));
     } else {
-      pool.tell(new PoolQueue.Enqueue(Forwarding.forwardRequest(request, clientIp), reply));
+      pool.tell(new PoolQueue.Enqueue(Forwarding.forwardRequest(request, clientIp), reply, progress.clientClosed::get));
     }
     return reply.whenComplete((response, failure) -> progress.responsesDone.incrementAndGet());
   }

@@ -1,6 +1,7 @@
 package sluice.node.pool;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 
@@ -11,6 +12,8 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 final class Pending {
   final HttpRequest request;
   final CompletableFuture<HttpResponse> reply;
+  /** True once the client's connection has closed: nobody waits for the answer. */
+  final BooleanSupplier clientGone;
   final long enqueuedNanos;
   /** True when the body can be sent again (empty or already in memory). */
   final boolean replayable;
@@ -22,9 +25,11 @@ final class Pending {
    */
   boolean needsNewConnection;
 
-  Pending(HttpRequest request, CompletableFuture<HttpResponse> reply, long enqueuedNanos) {
+  Pending(HttpRequest request, CompletableFuture<HttpResponse> reply, BooleanSupplier clientGone,
+      long enqueuedNanos) {
     this.request = request;
     this.reply = reply;
+    this.clientGone = clientGone;
     this.enqueuedNanos = enqueuedNanos;
     this.replayable = request.entity().isKnownEmpty()
         || request.entity() instanceof org.apache.pekko.http.javadsl.model.HttpEntity.Strict;

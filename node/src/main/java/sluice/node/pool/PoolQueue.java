@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -51,9 +52,13 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   /** Local to the node: requests and responses never cross nodes. */
   public sealed interface Command extends NoSerializationVerificationNeeded {}
 
-  /** A client request, already rewritten for the back-end; the pool completes {@code reply}. */
+  /**
+   * A client request, already rewritten for the back-end; the pool completes {@code reply}.
+   * {@code clientGone} turns true when the client's connection closes: a request still
+   * waiting then is dropped from the queue rather than sent to a back-end.
+   */
   public record Enqueue(org.apache.pekko.http.javadsl.model.HttpRequest request,
-      CompletableFuture<HttpResponse> reply) implements Command {}
+      CompletableFuture<HttpResponse> reply, BooleanSupplier clientGone) implements Command {}
 
   public record GetStatus(ActorRef<PoolStatus> replyTo) implements Command {}
 
@@ -100,6 +105,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   private long expired;
   private long badGateway;
   private long gatewayTimeout;
+  private long abandoned;
 
   private PoolQueue(ActorContext<Command> context, TimerScheduler<Command> timers, PoolSettings settings,
       String nodeId, ConnectionGate gate, Duration reportInterval, Duration statusInterval) {
@@ -194,7 +200,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
           "queue full: pool " + settings.name() + " has " + queue.size() + " requests waiting", true));
       return this;
     }
-    queue.addLast(new Pending(enqueue.request(), enqueue.reply(), System.nanoTime()));
+    queue.addLast(new Pending(enqueue.request(), enqueue.reply(), enqueue.clientGone(), System.nanoTime()));
     dispatchNext();
     return this;
   }
@@ -213,7 +219,12 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       if (link == null) {
         break;
       }
-      send(link, link.idleConnection(), queue.pollFirst());
+      Pending next = queue.pollFirst();
+      if (next.clientGone.getAsBoolean()) {
+        abandon(next);
+        continue;
+      }
+      send(link, link.idleConnection(), next);
     }
     if (!queue.isEmpty()) {
       askForMoreSlots();
@@ -665,6 +676,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     long now = System.nanoTime();
     long timeoutNanos = settings.queue().timeout().toNanos();
     boolean any = false;
+    while (!queue.isEmpty() && queue.peekFirst().clientGone.getAsBoolean()) {
+      abandon(queue.pollFirst());
+      any = true;
+    }
     while (!queue.isEmpty() && now - queue.peekFirst().enqueuedNanos >= timeoutNanos) {
       Pending pending = queue.pollFirst();
       expired++;
@@ -724,11 +739,18 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       }
     }
     get.replyTo().tell(new PoolStatus(settings.name(), queue.size(), queue.size() + onConnections - streaming,
-        accepted, served, rejectedFull, expired, badGateway, gatewayTimeout, backends));
+        accepted, served, rejectedFull, expired, badGateway, gatewayTimeout, abandoned, backends));
     return this;
   }
 
   // ---- helpers -----------------------------------------------------------------------
+
+  /** The client left while its request waited: it ends here, never reaching a back-end. */
+  private void abandon(Pending pending) {
+    abandoned++;
+    pending.request.discardEntityBytes(materializer);
+    pending.reply.complete(errorResponse(StatusCodes.SERVICE_UNAVAILABLE, "client went away", false));
+  }
 
   private void badGateway(Pending pending, String why) {
     badGateway++;

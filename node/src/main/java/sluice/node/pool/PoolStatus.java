@@ -4,7 +4,7 @@ import java.util.List;
 
 /**
  * A pool's state on this node. Counters are cumulative since start; every accepted request
- * is in exactly one of: served, rejectedFull, expired, badGateway, gatewayTimeout, or still
+ * is in exactly one of: served, rejectedFull, expired, badGateway, gatewayTimeout, abandoned, or still
  * in progress (queued or on a connection).
  *
  * @param served          requests answered with the back-end's response
@@ -12,6 +12,7 @@ import java.util.List;
  * @param expired         503: waited longer than the queue timeout
  * @param badGateway      502: the back-end failed (connection lost, response cut off)
  * @param gatewayTimeout  504: no response head within the response timeout
+ * @param abandoned       the client closed its connection while the request waited
  */
 public record PoolStatus(
     String pool,
@@ -23,11 +24,12 @@ public record PoolStatus(
     long expired,
     long badGateway,
     long gatewayTimeout,
+    long abandoned,
     List<BackendStatus> backends) implements org.apache.pekko.actor.NoSerializationVerificationNeeded {
 
   /** Requests that ended, in any way. */
   public long ended() {
-    return served + rejectedFull + expired + badGateway + gatewayTimeout;
+    return served + rejectedFull + expired + badGateway + gatewayTimeout + abandoned;
   }
 
   /**
