@@ -179,4 +179,16 @@ class HttpProtocolTest {
       assertEquals(200, http.get("/still-serving").status());
     }
   }
+
+  @Test
+  void theRequestTargetReachesTheBackendAsTheClientWroteIt() throws Exception {
+    for (String target : List.of("/a%2Fb?x=%20y&z", "/plain/path?q=1&q=2", "/double//slash", "/a/./b/../c",
+        "/%E2%82%AC?name=caf%C3%A9", "/?", "/path;param?x")) {
+      try (RawHttp http = RawHttp.connect(node.httpPort())) {
+        RawHttp.Response r = http.get(target);
+        assertEquals(200, r.status(), target);
+        assertEquals(target, backend.lastRequest().orElseThrow().target(), "target forwarded as written");
+      }
+    }
+  }
 }

@@ -8,6 +8,7 @@ import java.util.Set;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 
 /**
@@ -28,8 +29,8 @@ public final class Forwarding {
       "timeout-access", "remote-address", "raw-request-uri", "tls-session-info");
 
   /**
-   * The request to send to a back-end: origin-form target, end-to-end headers of the
-   * client's request, and the forwarding headers.
+   * The request to send to a back-end: the client's target as written (origin-form),
+   * end-to-end headers of the client's request, and the forwarding headers.
    *
    * @param clientIp the client's address as text
    */
@@ -39,8 +40,13 @@ public final class Forwarding {
     String forwardedFor = null;
     String via = null;
     String host = null;
+    Uri target = request.getUri().toRelative();
     for (HttpHeader h : request.getHeaders()) {
       String name = h.lowercaseName();
+      if (name.equals("raw-request-uri")) {
+        // Pekko's own URI has dot segments removed; the back-end gets the target as written
+        target = Uri.create(h.value()).toRelative();
+      }
       if (drop.contains(name)) {
         continue;
       }
@@ -64,7 +70,7 @@ public final class Forwarding {
     String hop = viaEntry(request.protocol().value());
     headers.add(RawHeader.create("Via", via == null ? hop : via + ", " + hop));
     return request
-        .withUri(request.getUri().toRelative())
+        .withUri(target)
         .withProtocol(org.apache.pekko.http.javadsl.model.HttpProtocols.HTTP_1_1)
         .withHeaders(headers);
   }
