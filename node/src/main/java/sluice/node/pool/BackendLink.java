@@ -1,7 +1,8 @@
 package sluice.node.pool;
 
-import java.util.ArrayList;
-import java.util.List;
+import java.util.ArrayDeque;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import org.HdrHistogram.Histogram;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import sluice.node.settings.BackendSettings;
@@ -24,7 +25,11 @@ final class BackendLink {
   final int port;
   final LimitSpec spec;
   final EntityRef<LeaseProtocol.Command> entity;
-  final List<BackendConnection> connections = new ArrayList<>();
+  /** Every connection not CLOSED, in the order they were opened. */
+  final Set<BackendConnection> connections = new LinkedHashSet<>();
+  private final ArrayDeque<BackendConnection> idle = new ArrayDeque<>();
+  private int busy;
+  private int connecting;
 
   /** Slots this node may hold (from the entity's lease). */
   int granted;
@@ -68,33 +73,45 @@ final class BackendLink {
     this.windowStartNanos = nowNanos;
   }
 
+  /** The most recently used idle connection (keeps the fewest connections warm), or null. */
   BackendConnection idleConnection() {
-    for (BackendConnection c : connections) {
-      if (c.state == BackendConnection.State.IDLE) {
-        return c;
-      }
-    }
-    return null;
+    return idle.peekLast();
   }
 
+  /** Requests on connections (WAITING or STREAMING). */
   int inFlight() {
-    int n = 0;
-    for (BackendConnection c : connections) {
-      if (c.isBusy()) {
-        n++;
-      }
-    }
-    return n;
+    return busy;
   }
 
   int connecting() {
-    int n = 0;
-    for (BackendConnection c : connections) {
-      if (c.state == BackendConnection.State.CONNECTING) {
-        n++;
-      }
+    return connecting;
+  }
+
+  /** A new connection, CONNECTING. */
+  void add(BackendConnection c) {
+    connections.add(c);
+    connecting++;
+  }
+
+  /** Moves {@code c} to {@code next}, keeping the counts and the idle list right; CLOSED removes it. */
+  void transition(BackendConnection c, BackendConnection.State next) {
+    BackendConnection.State was = c.state;
+    if (was == next) {
+      return;
     }
-    return n;
+    switch (was) {
+      case CONNECTING -> connecting--;
+      case IDLE -> idle.remove(c);
+      case WAITING, STREAMING -> busy--;
+      case CLOSED -> throw new IllegalStateException(c + " is closed; it cannot become " + next);
+    }
+    switch (next) {
+      case IDLE -> idle.addLast(c);
+      case WAITING, STREAMING -> busy++;
+      case CLOSED -> connections.remove(c);
+      case CONNECTING -> throw new IllegalStateException(c + " cannot connect again");
+    }
+    c.state = next;
   }
 
   /** Room for one more connection within the grant. */

@@ -264,7 +264,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   }
 
   private void send(BackendLink link, BackendConnection c, Pending pending) {
-    c.state = BackendConnection.State.WAITING;
+    link.transition(c, BackendConnection.State.WAITING);
     c.current = pending;
     c.sendSeq++;
     pending.attempts++;
@@ -341,7 +341,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
 
   private BackendConnection open(BackendLink link) {
     BackendConnection c = BackendConnection.open(link, ++nextConnectionId, http, clientSettings, materializer, events);
-    link.connections.add(c);
+    link.add(c);
     return c;
   }
 
@@ -450,7 +450,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     });
     ResponseEntity watched = ((org.apache.pekko.http.scaladsl.model.ResponseEntity) entity)
         .transformDataBytes(watch.asScala());
-    c.state = BackendConnection.State.STREAMING;
+    c.link.transition(c, BackendConnection.State.STREAMING);
     sampleHead(c, response);
     served++;
     pending.reply.complete(Forwarding.forwardResponse(response.withEntity(watched)));
@@ -609,13 +609,12 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   }
 
   private void makeIdle(BackendConnection c) {
-    c.state = BackendConnection.State.IDLE;
+    c.link.transition(c, BackendConnection.State.IDLE);
     c.idleSinceNanos = System.nanoTime();
   }
 
   private void remove(BackendConnection c) {
-    c.state = BackendConnection.State.CLOSED;
-    c.link.connections.remove(c);
+    c.link.transition(c, BackendConnection.State.CLOSED);
   }
 
   // ---- leases, ticks, status ---------------------------------------------------------
