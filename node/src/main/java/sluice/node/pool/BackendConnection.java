@@ -55,8 +55,8 @@ final class BackendConnection {
   /** Requests this connection has finished; a reused connection may have been closed by the back-end. */
   int served;
   long idleSinceNanos;
-  /** Bumped at every send, so that a stale timeout for an earlier request is recognised. */
-  long sendSeq;
+  /** The request was sent and no response head has come yet (the response timeout runs). */
+  boolean awaitingHead;
 
   private final BoundedSourceQueue<HttpRequest> requests;
 

@@ -77,11 +77,9 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
 
   private record Closed(BackendConnection connection, Throwable cause) implements Command {}
 
-  private record ResponseTimeout(BackendConnection connection, long sendSeq) implements Command {}
-
   private record RetryConnect(BackendLink link) implements Command {}
 
-  private enum Tick implements Command { EXPIRE, REPORT, IDLE, STATUS }
+  private enum Tick implements Command { EXPIRE, RESPONSE_TIMEOUTS, REPORT, IDLE, STATUS }
 
   private final PoolSettings settings;
   private final String nodeId;
@@ -156,6 +154,8 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     Duration queueTimeout = settings.queue().timeout();
     Duration expireEvery = clamp(queueTimeout.dividedBy(10), Duration.ofMillis(10), Duration.ofMillis(250));
     timers.startTimerWithFixedDelay(Tick.EXPIRE, expireEvery);
+    timers.startTimerWithFixedDelay(Tick.RESPONSE_TIMEOUTS,
+        clamp(connections.responseTimeout().dividedBy(10), Duration.ofMillis(10), Duration.ofMillis(500)));
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
     timers.startTimerWithFixedDelay(Tick.IDLE,
         clamp(connections.idleTimeout().dividedBy(4), Duration.ofMillis(50), Duration.ofSeconds(1)));
@@ -180,7 +180,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
         .onMessage(ResponseBuffered.class, this::onResponseBuffered)
         .onMessage(BodyDone.class, this::onBodyDone)
         .onMessage(Closed.class, this::onClosed)
-        .onMessage(ResponseTimeout.class, this::onResponseTimeout)
+        .onMessageEquals(Tick.RESPONSE_TIMEOUTS, this::onResponseTimeoutTick)
         .onMessage(RetryConnect.class, this::onRetryConnect)
         .onMessageEquals(Tick.EXPIRE, this::onExpireTick)
         .onMessageEquals(Tick.REPORT, this::onReportTick)
@@ -266,7 +266,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   private void send(BackendLink link, BackendConnection c, Pending pending) {
     link.transition(c, BackendConnection.State.WAITING);
     c.current = pending;
-    c.sendSeq++;
+    c.awaitingHead = true;
     pending.attempts++;
     pending.sentNanos = System.nanoTime();
     link.recordDispatch();
@@ -275,7 +275,6 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       getContext().getLog().debug("backend {}: connection {} gone before send", link.id, c);
       return;
     }
-    timers.startSingleTimer(c, new ResponseTimeout(c, c.sendSeq), settings.connections().responseTimeout());
   }
 
   /** Requests wait and a back-end has slots left in its limit: ask its entity now, not at the next report. */
@@ -427,7 +426,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       response.discardEntityBytes(materializer);
       return this;
     }
-    timers.cancel(c);
+    c.awaitingHead = false;
     c.closeWhenDone = saysClose(response);
     ResponseEntity entity = response.entity();
     if (entity instanceof HttpEntity.Strict || entity.isKnownEmpty()) {
@@ -523,7 +522,6 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       connectFailed(c, event.cause());
       return this;
     }
-    timers.cancel(c);
     remove(c);
     BackendLink link = c.link;
     switch (was) {
@@ -571,23 +569,34 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
         || method.equals(HttpMethods.DELETE) || method.equals(HttpMethods.OPTIONS) || method.equals(HttpMethods.TRACE);
   }
 
-  private Behavior<Command> onResponseTimeout(ResponseTimeout timeout) {
-    BackendConnection c = timeout.connection();
-    if (c.state != BackendConnection.State.WAITING || c.sendSeq != timeout.sendSeq()) {
-      return this;
+  /** Answers 504 for every request whose response head is later than the response timeout. */
+  private Behavior<Command> onResponseTimeoutTick() {
+    long now = System.nanoTime();
+    long timeoutNanos = settings.connections().responseTimeout().toNanos();
+    List<BackendConnection> late = new ArrayList<>();
+    for (BackendLink link : links) {
+      for (BackendConnection c : link.connections) {
+        if (c.state == BackendConnection.State.WAITING && c.awaitingHead && now - c.current.sentNanos >= timeoutNanos) {
+          late.add(c);
+        }
+      }
     }
-    Pending pending = c.current;
-    getContext().getLog().warn("backend {}: no response within {} ms on {}", c.link.id,
-        settings.connections().responseTimeout().toMillis(), c);
-    c.link.recordDropped(System.nanoTime() - pending.sentNanos);
-    c.current = null;
-    remove(c);
-    c.abort(new TimeoutException("response timeout"));
-    gatewayTimeout++;
-    pending.reply.complete(errorResponse(StatusCodes.GATEWAY_TIMEOUT,
-        "back-end " + c.link.id + " sent no response within " + settings.connections().responseTimeout().toMillis()
-            + " ms", false));
-    dispatchNext();
+    for (BackendConnection c : late) {
+      Pending pending = c.current;
+      getContext().getLog().warn("backend {}: no response within {} ms on {}", c.link.id,
+          settings.connections().responseTimeout().toMillis(), c);
+      c.link.recordDropped(now - pending.sentNanos);
+      c.current = null;
+      remove(c);
+      c.abort(new TimeoutException("response timeout"));
+      gatewayTimeout++;
+      pending.reply.complete(errorResponse(StatusCodes.GATEWAY_TIMEOUT,
+          "back-end " + c.link.id + " sent no response within " + settings.connections().responseTimeout().toMillis()
+              + " ms", false));
+    }
+    if (!late.isEmpty()) {
+      dispatchNext();
+    }
     return this;
   }
 
