@@ -1,5 +1,7 @@
 package sluice.controller.algorithm;
 
+import java.util.TreeMap;
+
 /**
  * Finds the concurrency at which a back-end completes the most requests per second, knowing
  * nothing about it beforehand, and follows it when the back-end changes. The default
@@ -19,16 +21,22 @@ package sluice.controller.algorithm;
  * are not throughput.
  *
  * <p>A change of the back-end (its goodput at an unchanged centre limit moves by far more
- * than noise) restarts the search at the largest step, first towards where the change
- * points: down when goodput fell, up when it rose. A probe that was not limit-bound (nothing
+ * than noise, against either of the last two centre runs) starts a survey: limits a doubling
+ * apart, first towards where the change points (down when goodput fell, up when it rose),
+ * one run each, until the best has a worse neighbour on both sides; the top of a quadratic
+ * through them (ln goodput over ln concurrency: only a single peak is assumed, no model)
+ * becomes the centre, and the compass search goes on from there at its smallest step. A
+ * survey run that was not limit-bound hands over to the compass search at its largest step.
+ * A probe that was not limit-bound (nothing
  * waited, the back-end never reached the limit) says nothing about higher limits: it never
  * raises the centre, so a back-end that never thrashes gets max, and one that is not loaded
  * keeps its limit.
  *
- * <p>State: the centre limit and the step; whether the run being gathered is a centre run or
- * a probe, and what it has gathered; the last centre run at the current centre and the probe
- * waiting for the centre run after it; which sides failed at the current step; the pooled
- * evidence of each side at the smallest step. All of it changes only in {@link #onSample}.
+ * <p>State: the centre limit and the step; whether the run being gathered is a centre run, a
+ * probe or a survey run, and what it has gathered; the last two centre runs at the current
+ * centre and the probe waiting for the centre run after it; which sides failed at the current
+ * step; the pooled evidence of each side at the smallest step; during a survey, its runs.
+ * All of it changes only in {@link #onSample}.
  */
 public final class AutoLimit implements LimitAlgorithm {
   /** How many standard deviations a probe's evidence must clear to move the centre. */
@@ -76,8 +84,12 @@ public final class AutoLimit implements LimitAlgorithm {
 
   /** The last centre run at the current centre, null when there is none yet. */
   private Run lastCentre;
+  /** The centre run before that one at the current centre, or null. */
+  private Run olderCentre;
   /** A finished probe waiting for the centre run after it. */
   private Run probeRun;
+  /** The survey after a change of the back-end, null when none is going on. */
+  private Survey survey;
 
   private AutoLimit(Builder b) {
     this.bounds = new Bounds(b.min, b.max, b.initial);
@@ -123,7 +135,9 @@ public final class AutoLimit implements LimitAlgorithm {
     runNanos = 0;
     runRttNanos = 0;
     runBound = true;
-    if (runIsProbe) {
+    if (survey != null) {
+      onSurveyRun(run);
+    } else if (runIsProbe) {
       probeRun = run;
       nextRun(false);
     } else {
@@ -133,7 +147,7 @@ public final class AutoLimit implements LimitAlgorithm {
 
   /** Runs at rest gather twice as much: there the differences are small. */
   private int runSamples() {
-    return step <= minStep ? 2 * minSamples : minSamples;
+    return step <= minStep && survey == null ? 2 * minSamples : minSamples;
   }
 
   /**
@@ -153,15 +167,56 @@ public final class AutoLimit implements LimitAlgorithm {
 
   private void onCentreRun(Run after) {
     Run before = lastCentre;
+    Run older = olderCentre;
     Run probe = probeRun;
     probeRun = null;
+    olderCentre = before;
     lastCentre = after;
-    if (before != null && changed(before, after)) {
-      restart(after.goodput() < before.goodput() ? -1 : 1);
-    } else if (probe != null) {
+    // against the run before the last as well: a change inside a run blurs that run
+    Run reference = before != null && changed(before, after) ? before
+        : older != null && changed(older, after) ? older : null;
+    if (reference != null) {
+      startSurvey(after.goodput() < reference.goodput() ? -1 : 1);
+      return;
+    }
+    if (probe != null) {
       judge(probe, before, after);
     }
     nextRun(true);
+  }
+
+  /**
+   * The back-end changed: survey around the centre. The run that showed the change is left
+   * out (it holds some of the back-end before the change), and so is the centre run before.
+   */
+  private void startSurvey(int sign) {
+    survey = new Survey(centre, sign);
+    lastCentre = olderCentre = null;
+    forgetEvidence();
+    runLimit = survey.limitAt(survey.next());
+    runIsProbe = false;
+  }
+
+  private void onSurveyRun(Run run) {
+    if (!run.bound()) {
+      // demand, not capacity, may have changed: the compass search knows what to do then
+      int sign = survey.sign;
+      survey = null;
+      restart(sign);
+      nextRun(true);
+      return;
+    }
+    Integer next = survey.add(run);
+    if (next != null) {
+      runLimit = survey.limitAt(next);
+      return;
+    }
+    centre = survey.peak();
+    survey = null;
+    step = minStep;
+    lastMoveSign = 0;
+    forgetEvidence();
+    nextRun(false);
   }
 
   /** Whether the back-end changed between two centre runs at the same limit. */
@@ -261,6 +316,7 @@ public final class AutoLimit implements LimitAlgorithm {
     lastMoveSign = sign;
     centre = probe.limit();
     lastCentre = probe;
+    olderCentre = null;
     probingUp = sign > 0;
     forgetEvidence();
   }
@@ -308,6 +364,125 @@ public final class AutoLimit implements LimitAlgorithm {
     return up
         ? bounds.clamp(Math.max(centre + 1L, Math.round(centre * Math.exp(step))))
         : bounds.clamp(Math.min(centre - 1L, Math.round(centre * Math.exp(-step))));
+  }
+
+  /**
+   * A survey after a change of the back-end: limits on a grid of doublings around the centre
+   * where the change was seen ({@code anchor * 2^k}), one run each, walking to the better side
+   * until the best run has a measured neighbour (or a bound) on both sides. A quadratic
+   * through all of them, ln goodput over ln concurrency, puts the new centre at its top, within
+   * the best run's neighbours. No model of the back-end: only that goodput has one peak.
+   */
+  private final class Survey {
+    private final int anchor;
+    private final int sign;
+    private final TreeMap<Integer, Run> runs = new TreeMap<>();
+    private int current;
+
+    Survey(int anchor, int sign) {
+      this.anchor = anchor;
+      this.sign = sign;
+      this.current = sign;
+    }
+
+    /** The first grid point to measure: one doubling the way the change points. */
+    int next() {
+      return current;
+    }
+
+    int limitAt(int k) {
+      return bounds.clamp(anchor * Math.pow(2, k));
+    }
+
+    /** Records the run at the current grid point; the next point, or null when done. */
+    Integer add(Run run) {
+      runs.put(current, run);
+      int best = best();
+      for (int side : new int[] {sign, -sign}) {
+        int k = best + side;
+        if (!runs.containsKey(k) && limitAt(k) != limitAt(best)) {
+          current = k;
+          return k;
+        }
+      }
+      return null;
+    }
+
+    private int best() {
+      int best = runs.firstKey();
+      for (var e : runs.entrySet()) {
+        if (e.getValue().goodput() > runs.get(best).goodput()) {
+          best = e.getKey();
+        }
+      }
+      return best;
+    }
+
+    /** The limit at the top of the quadratic through the runs, or the best run's. */
+    int peak() {
+      int best = best();
+      int fallback = runs.get(best).limit();
+      if (runs.size() < 3) {
+        return fallback;
+      }
+      // weighted least squares of y = c0 + c1 x + c2 x^2, x centred on the best run
+      double x0 = x(runs.get(best));
+      double[][] m = new double[3][4];
+      for (Run r : runs.values()) {
+        double w = r.completed() + 0.5;
+        double x = x(r) - x0;
+        double y = Math.log(r.goodput());
+        double[] p = {1, x, x * x};
+        for (int i = 0; i < 3; i++) {
+          for (int j = 0; j < 3; j++) {
+            m[i][j] += w * p[i] * p[j];
+          }
+          m[i][3] += w * p[i] * y;
+        }
+      }
+      double[] c = solve(m);
+      if (c == null || !(c[2] < 0)) {
+        return fallback;
+      }
+      double top = x0 - c[1] / (2 * c[2]);
+      double low = Math.log(limitAt(best - 1));
+      double high = Math.log(limitAt(best + 1));
+      return bounds.clamp(Math.exp(Math.max(low, Math.min(high, top))));
+    }
+
+    /** ln of the concurrency the back-end saw in a run, the limit when that is not known. */
+    private double x(Run r) {
+      double c = r.concurrency();
+      return c > 0 ? Math.log(c) : Math.log(r.limit());
+    }
+  }
+
+  /** Solves a 3x3 linear system given as an augmented matrix; null when singular. */
+  private static double[] solve(double[][] m) {
+    int n = 3;
+    for (int col = 0; col < n; col++) {
+      int pivot = col;
+      for (int r = col + 1; r < n; r++) {
+        if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) {
+          pivot = r;
+        }
+      }
+      if (Math.abs(m[pivot][col]) < 1e-12) {
+        return null;
+      }
+      double[] t = m[col];
+      m[col] = m[pivot];
+      m[pivot] = t;
+      for (int r = 0; r < n; r++) {
+        if (r != col) {
+          double f = m[r][col] / m[col][col];
+          for (int k = col; k <= n; k++) {
+            m[r][k] -= f * m[col][k];
+          }
+        }
+      }
+    }
+    return new double[] {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]};
   }
 
   /** Pooled evidence of one side: a weighted mean of errors, older ones decayed. */
