@@ -1,5 +1,10 @@
 package sluice.controller.algorithm;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+
 /**
  * Finds the concurrency at which a back-end completes the most requests per second, knowing
  * nothing about it beforehand, and follows it when the back-end changes. The default
@@ -19,22 +24,29 @@ package sluice.controller.algorithm;
  * are not throughput.
  *
  * <p>A change of the back-end (its goodput at an unchanged centre limit moves by far more
- * than noise) restarts the search at the largest step, first towards where the change
- * points: down when goodput fell, up when it rose. A probe that was not limit-bound (nothing
- * waited, the back-end never reached the limit) says nothing about higher limits: it never
- * raises the centre, so a back-end that never thrashes gets max, and one that is not loaded
- * keeps its limit.
+ * than noise, against either of the last two centre runs, and one more centre run confirms
+ * it) starts a survey: limits a doubling apart, first towards where the change points (down
+ * when goodput fell, up when it rose), one run each, until the best has a worse neighbour on
+ * both sides, then one run half a doubling either side of the top of a quadratic through them
+ * (ln goodput over ln concurrency: only a single peak is assumed, no model). The top of the
+ * quadratic through all of them becomes the centre, and the compass search goes on from there
+ * at its smallest step. A survey run that was not limit-bound hands over to the compass search
+ * at its largest step. A probe that was not limit-bound (nothing waited, the back-end never
+ * reached the limit) says nothing about higher limits: it never raises the centre, so a
+ * back-end that never thrashes gets max, and one that is not loaded keeps its limit.
  *
- * <p>State: the centre limit and the step; whether the run being gathered is a centre run or
- * a probe, and what it has gathered; the last centre run at the current centre and the probe
- * waiting for the centre run after it; which sides failed at the current step; the pooled
- * evidence of each side at the smallest step. All of it changes only in {@link #onSample}.
+ * <p>State: the centre limit and the step; whether the run being gathered is a centre run, a
+ * probe or a survey run, and what it has gathered; the last two centre runs at the current
+ * centre and the probe waiting for the centre run after it; which sides failed at the current
+ * step; the pooled evidence of each side at the smallest step; while a change waits for its
+ * confirmation, the runs it was seen against; during a survey, its runs.
+ * All of it changes only in {@link #onSample}.
  */
 public final class AutoLimit implements LimitAlgorithm {
   /** How many standard deviations a probe's evidence must clear to move the centre. */
   private static final double MOVE_Z = 1.5;
   /** How many standard deviations a centre run must differ from the last one to be a change. */
-  private static final double CHANGE_Z = 4;
+  private static final double CHANGE_Z = 3;
   /** And by at least this much goodput (log units): noise on a busy back-end is not a change. */
   private static final double CHANGE_LOG = Math.log(1.25);
   /** The same while searching at a larger step, where a wrong move is soon undone. */
@@ -43,6 +55,8 @@ public final class AutoLimit implements LimitAlgorithm {
   private static final double ACROSS_Z = 1.5;
   /** Weight old evidence keeps each time the same side is probed again. */
   private static final double EVIDENCE_DECAY = 0.8;
+  /** A survey window whose concurrency is this far (log units) from its limit is left out. */
+  private static final double BLURRED_LOG = Math.log(1.15);
   /** A run ends after this long even with few completions, so a failing back-end is seen. */
   private static final long MAX_RUN_NANOS = 2_000_000_000L;
 
@@ -73,11 +87,22 @@ public final class AutoLimit implements LimitAlgorithm {
   private long runNanos;
   private double runRttNanos;
   private boolean runBound = true;
+  /** Whether the run left out its first window as blurred. */
+  private boolean runSkipped;
 
   /** The last centre run at the current centre, null when there is none yet. */
   private Run lastCentre;
+  /** The centre run before that one at the current centre, or null. */
+  private Run olderCentre;
   /** A finished probe waiting for the centre run after it. */
   private Run probeRun;
+  /** The survey after a change of the back-end, null when none is going on. */
+  private Survey survey;
+  /** While a suspected change waits for its confirming run: the centre run it is against. */
+  private Run changeReference;
+  /** Meanwhile, the probe before the suspect run and the centre run before that probe, or null. */
+  private Run suspectedProbe;
+  private Run centreBeforeProbe;
 
   private AutoLimit(Builder b) {
     this.bounds = new Bounds(b.min, b.max, b.initial);
@@ -111,6 +136,11 @@ public final class AutoLimit implements LimitAlgorithm {
       // measured under another limit (the first window, or a decision not yet in force)
       return;
     }
+    if (survey != null && runNanos == 0 && !runSkipped && blurred(s)) {
+      // the back-end still saw the limit before (draining it, or the window began under it)
+      runSkipped = true;
+      return;
+    }
     runCompleted += s.completed();
     runNanos += s.windowNanos();
     runRttNanos += (double) s.meanRttNanos() * (s.completed() + s.dropped());
@@ -123,7 +153,10 @@ public final class AutoLimit implements LimitAlgorithm {
     runNanos = 0;
     runRttNanos = 0;
     runBound = true;
-    if (runIsProbe) {
+    runSkipped = false;
+    if (survey != null) {
+      onSurveyRun(run);
+    } else if (runIsProbe) {
       probeRun = run;
       nextRun(false);
     } else {
@@ -131,9 +164,18 @@ public final class AutoLimit implements LimitAlgorithm {
     }
   }
 
+  /** Whether a window's concurrency (Little's law) is far from its limit though the limit held. */
+  private static boolean blurred(WindowSample s) {
+    if (s.windowNanos() <= 0 || s.completed() + s.dropped() == 0 || !s.limitBound()) {
+      return false;
+    }
+    double concurrency = (double) s.meanRttNanos() * (s.completed() + s.dropped()) / s.windowNanos();
+    return Math.abs(Math.log(concurrency / s.limit())) > BLURRED_LOG;
+  }
+
   /** Runs at rest gather twice as much: there the differences are small. */
   private int runSamples() {
-    return step <= minStep ? 2 * minSamples : minSamples;
+    return step <= minStep && survey == null ? 2 * minSamples : minSamples;
   }
 
   /**
@@ -153,15 +195,76 @@ public final class AutoLimit implements LimitAlgorithm {
 
   private void onCentreRun(Run after) {
     Run before = lastCentre;
+    Run older = olderCentre;
     Run probe = probeRun;
     probeRun = null;
+    olderCentre = before;
     lastCentre = after;
-    if (before != null && changed(before, after)) {
-      restart(after.goodput() < before.goodput() ? -1 : 1);
-    } else if (probe != null) {
+    // against the run before the last as well: a change inside a run blurs that run
+    Run reference = before != null && changed(before, after) ? before
+        : older != null && changed(older, after) ? older : null;
+    if (reference != null) {
+      suspectChange(reference, after);
+      suspectedProbe = probe;
+      centreBeforeProbe = before;
+      return;
+    }
+    if (probe != null) {
       judge(probe, before, after);
     }
     nextRun(true);
+  }
+
+  /**
+   * Goodput at the centre moved far beyond noise. One more centre run confirms the change (a
+   * run can be an outlier) and is the survey's first point; the run that showed the change is
+   * left out of it, as it holds some of the back-end before the change.
+   */
+  private void suspectChange(Run reference, Run after) {
+    changeReference = reference;
+    survey = new Survey(centre, after.goodput() < reference.goodput() ? -1 : 1);
+    runLimit = survey.limit();
+    runIsProbe = false;
+  }
+
+  private void onSurveyRun(Run run) {
+    if (changeReference != null) {
+      Run reference = changeReference;
+      changeReference = null;
+      boolean fell = run.goodput() < reference.goodput();
+      if (!changed(reference, run) || fell != survey.sign < 0) {
+        // an outlier: the compass search goes on as if it had not been
+        survey = null;
+        lastCentre = run;
+        olderCentre = null;
+        if (suspectedProbe != null) {
+          judge(suspectedProbe, centreBeforeProbe, run);
+        }
+        suspectedProbe = centreBeforeProbe = null;
+        nextRun(true);
+        return;
+      }
+      lastCentre = olderCentre = suspectedProbe = centreBeforeProbe = null;
+      forgetEvidence();
+    }
+    if (!run.bound()) {
+      // demand, not capacity, may have changed: the compass search knows what to do then
+      int sign = survey.sign;
+      survey = null;
+      restart(sign);
+      nextRun(true);
+      return;
+    }
+    if (survey.add(run)) {
+      runLimit = survey.limit();
+      return;
+    }
+    centre = survey.peak();
+    survey = null;
+    step = minStep;
+    lastMoveSign = 0;
+    forgetEvidence();
+    nextRun(false);
   }
 
   /** Whether the back-end changed between two centre runs at the same limit. */
@@ -261,6 +364,7 @@ public final class AutoLimit implements LimitAlgorithm {
     lastMoveSign = sign;
     centre = probe.limit();
     lastCentre = probe;
+    olderCentre = null;
     probingUp = sign > 0;
     forgetEvidence();
   }
@@ -308,6 +412,157 @@ public final class AutoLimit implements LimitAlgorithm {
     return up
         ? bounds.clamp(Math.max(centre + 1L, Math.round(centre * Math.exp(step))))
         : bounds.clamp(Math.min(centre - 1L, Math.round(centre * Math.exp(-step))));
+  }
+
+  /**
+   * A survey after a change of the back-end. Coarse: limits on a grid of doublings around the
+   * centre where the change was seen ({@code anchor * 2^k}), one run each, walking to the
+   * better side until the best run has a measured neighbour (or a bound) on both sides. Fine:
+   * one run half a doubling either side of the top of a quadratic through them (ln goodput
+   * over ln concurrency). The top of the quadratic through all runs, kept between the best
+   * coarse run's neighbours, is the survey's answer. No model of the back-end: only that
+   * goodput has one peak.
+   */
+  private final class Survey {
+    private final int anchor;
+    private final int sign;
+    private final TreeMap<Integer, Run> coarse = new TreeMap<>();
+    private final List<Run> runs = new ArrayList<>();
+    private final ArrayDeque<Integer> fine = new ArrayDeque<>();
+    private boolean refining;
+    /** The grid point being measured while coarse. */
+    private int current;
+    private int limit;
+
+    /** Starts at the anchor itself: the run that confirms the change. */
+    Survey(int anchor, int sign) {
+      this.anchor = anchor;
+      this.sign = sign;
+      this.limit = anchor;
+    }
+
+    /** The limit to measure next. */
+    int limit() {
+      return limit;
+    }
+
+    private int limitAt(int k) {
+      return bounds.clamp(anchor * Math.pow(2, k));
+    }
+
+    /** Records a run at {@link #limit()}; whether there is another to measure. */
+    boolean add(Run run) {
+      runs.add(run);
+      if (!refining) {
+        coarse.put(current, run);
+        int best = best();
+        for (int side : new int[] {sign, -sign}) {
+          int k = best + side;
+          if (!coarse.containsKey(k) && limitAt(k) != limitAt(best)) {
+            current = k;
+            limit = limitAt(k);
+            return true;
+          }
+        }
+        refining = true;
+        double top = top();
+        for (double half : new double[] {-0.5, 0.5}) {
+          int l = bounds.clamp(top * Math.pow(2, half));
+          if (runs.stream().noneMatch(r -> r.limit() == l) && !fine.contains(l)) {
+            fine.add(l);
+          }
+        }
+      }
+      if (fine.isEmpty()) {
+        return false;
+      }
+      limit = fine.poll();
+      return true;
+    }
+
+    private int best() {
+      int best = coarse.firstKey();
+      for (var e : coarse.entrySet()) {
+        if (e.getValue().goodput() > coarse.get(best).goodput()) {
+          best = e.getKey();
+        }
+      }
+      return best;
+    }
+
+    /** The new centre: the top of the quadratic through every run. */
+    int peak() {
+      return bounds.clamp(top());
+    }
+
+    /**
+     * The top of the weighted quadratic through every run so far, between the best coarse
+     * run's neighbours; the best coarse run's limit when the runs are not concave.
+     */
+    private double top() {
+      int best = best();
+      Run bestRun = coarse.get(best);
+      if (runs.size() < 3) {
+        return bestRun.limit();
+      }
+      // weighted least squares of y = c0 + c1 x + c2 x^2, x centred on the best run
+      double x0 = x(bestRun);
+      double[][] m = new double[3][4];
+      for (Run r : runs) {
+        double w = r.completed() + 0.5;
+        double x = x(r) - x0;
+        double y = Math.log(r.goodput());
+        double[] p = {1, x, x * x};
+        for (int i = 0; i < 3; i++) {
+          for (int j = 0; j < 3; j++) {
+            m[i][j] += w * p[i] * p[j];
+          }
+          m[i][3] += w * p[i] * y;
+        }
+      }
+      double[] c = solve(m);
+      if (c == null || !(c[2] < 0)) {
+        return bestRun.limit();
+      }
+      double top = x0 - c[1] / (2 * c[2]);
+      double low = Math.log(limitAt(best - 1));
+      double high = Math.log(limitAt(best + 1));
+      return Math.exp(Math.max(low, Math.min(high, top)));
+    }
+
+    /** ln of the concurrency the back-end saw in a run, the limit when that is not known. */
+    private double x(Run r) {
+      double c = r.concurrency();
+      return c > 0 ? Math.log(c) : Math.log(r.limit());
+    }
+  }
+
+  /** Solves a 3x3 linear system given as an augmented matrix; null when singular. */
+  private static double[] solve(double[][] m) {
+    int n = 3;
+    for (int col = 0; col < n; col++) {
+      int pivot = col;
+      for (int r = col + 1; r < n; r++) {
+        if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) {
+          pivot = r;
+        }
+      }
+      if (Math.abs(m[pivot][col]) < 1e-12) {
+        return null;
+      }
+      double[] t = m[col];
+      m[col] = m[pivot];
+      m[pivot] = t;
+      for (int r = 0; r < n; r++) {
+        if (r != col) {
+          double f = m[r][col] / m[col][col];
+          for (int k = col; k <= n; k++) {
+            m[r][k] -= f * m[col][k];
+          }
+        }
+      }
+    }
+    return new double[] {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]};
   }
 
   /** Pooled evidence of one side: a weighted mean of errors, older ones decayed. */

@@ -170,8 +170,35 @@ class AlgorithmBehaviourTest {
     auto.onSample(window(100, 1000, 25, 50));     // the knee is here: the step halves
     assertEquals(141, auto.limit());
     auto.onSample(window(141, 1000, 35, 50));
-    auto.onSample(window(100, 400, 62.5, 50));    // 1600/s at the same limit: the back-end changed
+    auto.onSample(window(100, 400, 62.5, 50));    // 1600/s at the same limit: changed?
+    assertEquals(100, auto.limit(), "stays to confirm");
+    auto.onSample(window(100, 400, 62.5, 50));    // confirmed: the back-end changed
     assertEquals(50, auto.limit(), "first looks below, with the largest step");
+  }
+
+  @Test
+  void autoTakesOneOutlyingCentreRunForNoise() {
+    AutoLimit auto = AutoLimit.builder().bounds(1, 1000, 100).build();
+    auto.onSample(window(100, 1000, 25, 50));     // 4000/s at 100
+    auto.onSample(window(200, 1000, 50, 50));     // no better above
+    auto.onSample(window(100, 400, 62.5, 50));    // 1600/s at 100, once
+    assertEquals(100, auto.limit(), "stays to confirm");
+    auto.onSample(window(100, 1000, 25, 50));     // 4000/s again: not a change
+    assertEquals(50, auto.limit(), "the compass search goes on below");
+  }
+
+  @Test
+  void autoSurveysAfterAChangeAndCentresOnTheTopOfTheCurve() {
+    AutoLimit auto = AutoLimit.builder().bounds(1, 1000, 100).build();
+    auto.onSample(window(100, 1000, 25, 50));     // 4000/s at 100
+    auto.onSample(window(200, 1000, 50, 50));     // no better above
+    // the back-end changes: goodput now peaks at 35, 3000/s
+    for (int i = 0; i < 12 && auto.limit() != auto.centre() || i < 2; i++) {
+      int limit = auto.limit();
+      double perSecond = 3000 * Math.exp(-0.5 * Math.pow(Math.log(limit / 35.0), 2));
+      auto.onSample(window(limit, (int) Math.round(perSecond / 4), limit / perSecond * 1e3, 50));
+    }
+    assertEquals(35, auto.centre(), 1, "centre " + auto.centre());
   }
 
   @Test
