@@ -41,7 +41,7 @@ final class TestSettings {
 
   static PoolSettings pool(String name, List<BackendSettings> backends, QueueSettings queue,
       ConnectionSettings connections) {
-    return new PoolSettings(name, backends, Balance.ROUND_ROBIN, queue, connections);
+    return new PoolSettings(name, backends, Balance.ROUND_ROBIN, queue, connections, Optional.empty());
   }
 
   static SluiceSettings node(PoolSettings... pools) {

@@ -10,6 +10,7 @@ import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.io.TcpSO;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -57,7 +58,8 @@ public final class Ingress {
     ServerSettings serverSettings = ServerSettings.create(system.classicSystem());
     Router router = new Router(routes, pools, defaultPool);
     Source<Tcp.IncomingConnection, CompletionStage<Tcp.ServerBinding>> connections = Tcp.get(system)
-        .bind(http.host(), http.port(), 1024, List.of(), false, Optional.of(http.idleTimeout()));
+        .bind(http.host(), http.port(), 1024, List.of(TcpSO.tcpNoDelay(true)), false,
+            Optional.of(http.idleTimeout()));
     return connections
         .to(Sink.foreach(connection -> {
           if (gate.refusing()) {

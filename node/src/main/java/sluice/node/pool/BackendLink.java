@@ -54,6 +54,8 @@ final class BackendLink {
   private long maxRttNanos;
   private int maxInFlight;
   private int arrivals;
+  private double reportedLoadSum;
+  private int reportedLoadCount;
   private long windowStartNanos;
 
   // cumulative, and the last status interval
@@ -136,6 +138,12 @@ final class BackendLink {
     recordRtt(rttNanos);
   }
 
+  /** A load value the back-end reported of itself in a response header. */
+  void recordReportedLoad(double load) {
+    reportedLoadSum += load;
+    reportedLoadCount++;
+  }
+
   void recordIgnored() {
     ignored++;
   }
@@ -153,8 +161,9 @@ final class BackendLink {
   SampleBatch drainSamples(String nodeId, int queueLength, long nowNanos) {
     SampleBatch batch = new SampleBatch(id, nodeId, nowNanos - windowStartNanos, completed, dropped, ignored,
         sumRttNanos, completed + dropped == 0 ? 0 : minRttNanos, maxRttNanos,
-        Math.max(maxInFlight, inFlight()), arrivals, queueLength, 0, 0);
-    completed = dropped = ignored = arrivals = 0;
+        Math.max(maxInFlight, inFlight()), arrivals, queueLength, reportedLoadSum, reportedLoadCount);
+    completed = dropped = ignored = arrivals = reportedLoadCount = 0;
+    reportedLoadSum = 0;
     maxInFlight = inFlight();
     sumRttNanos = maxRttNanos = 0;
     minRttNanos = Long.MAX_VALUE;

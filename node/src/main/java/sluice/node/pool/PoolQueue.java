@@ -488,6 +488,13 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
 
   private void sampleHead(BackendConnection c, HttpResponse response) {
     long rtt = System.nanoTime() - c.current.sentNanos;
+    settings.loadHeader().flatMap(response::getHeader).ifPresent(header -> {
+      try {
+        c.link.recordReportedLoad(Double.parseDouble(header.value().trim()));
+      } catch (NumberFormatException notANumber) {
+        getContext().getLog().debug("backend {}: {} is not a number: '{}'", c.link.id, header.name(), header.value());
+      }
+    });
     if (response.status().intValue() >= 500) {
       c.link.recordDropped(rtt);
     } else {

@@ -40,8 +40,9 @@ public final class SettingsReader {
   static final List<String> HTTP_LIMIT_KEYS = List.of("max-uri-length", "max-header-name-length",
       "max-header-value-length", "max-header-count", "max-body-size");
   static final List<String> CLUSTER_KEYS = List.of("host", "port", "seed-nodes");
-  static final List<String> DEFAULTS_KEYS = List.of("balance", "limit", "queue", "connections");
-  static final List<String> POOL_KEYS = List.of("backends", "balance", "limit", "queue", "connections");
+  static final List<String> DEFAULTS_KEYS = List.of("balance", "limit", "queue", "connections", "load-header");
+  static final List<String> POOL_KEYS = List.of("backends", "balance", "limit", "queue", "connections",
+      "load-header");
   static final List<String> BACKEND_KEYS = List.of("address", "limit");
   static final List<String> QUEUE_KEYS = List.of("max", "timeout", "refuse-connections-above", "retry-after");
   static final List<String> CONNECTION_KEYS = List.of("pre-open", "idle-timeout", "connect-timeout",
@@ -209,6 +210,7 @@ public final class SettingsReader {
   /** The defaults every pool starts from, with the problems found in each part. */
   private record PoolDefaults(
       Balance balance,
+      Optional<String> loadHeader,
       Section queueSection, Problems queueProblems, QueueSettings queue,
       Section connectionSection, Problems connectionProblems, ConnectionSettings connections,
       LimitBlocks.Level limit) {}
@@ -216,6 +218,7 @@ public final class SettingsReader {
   private PoolDefaults defaults(Section defaults) {
     defaults.onlyKeys(DEFAULTS_KEYS);
     Balance balance = balance(defaults);
+    Optional<String> loadHeader = loadHeader(defaults);
 
     Problems queueProblems = new Problems();
     Section queueSection = defaults.child("queue").reportingTo(queueProblems);
@@ -231,7 +234,7 @@ public final class SettingsReader {
     LimitBlocks.Level limit = limitSection.failed()
         ? new LimitBlocks.Level(limitSection.path(), Map.of(), null, new Problems())
         : limitLevel(limitSection.path(), LimitBlocks.overReference(limitSection.object(), referenceLimit), null);
-    return new PoolDefaults(balance, queueSection, queueProblems, queue,
+    return new PoolDefaults(balance, loadHeader, queueSection, queueProblems, queue,
         connectionSection, connectionProblems, connections, limit);
   }
 
@@ -270,6 +273,7 @@ public final class SettingsReader {
   private PoolSettings pool(String name, Section pool, PoolDefaults defaults, Map<String, String> backendPaths) {
     pool.onlyKeys(POOL_KEYS);
     Balance balance = pool.has("balance") ? balance(pool) : defaults.balance();
+    Optional<String> loadHeader = pool.has("load-header") ? loadHeader(pool) : defaults.loadHeader();
     QueueSettings queue = overriding(pool, "queue", defaults.queueSection(), defaults.queueProblems(),
         this::queue, defaults.queue());
     ConnectionSettings connections = overriding(pool, "connections", defaults.connectionSection(),
@@ -299,7 +303,7 @@ public final class SettingsReader {
       }
       backends.add(backend);
     }
-    return new PoolSettings(name, List.copyOf(backends), balance, queue, connections);
+    return new PoolSettings(name, List.copyOf(backends), balance, queue, connections, loadHeader);
   }
 
   /**
@@ -368,6 +372,23 @@ public final class SettingsReader {
       problems.addUnlessInherited(local, path, below.problems(), below.path());
     }
     return new LimitBlocks.Level(path, keys, local.isEmpty() ? spec : null, local);
+  }
+
+  private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+
+  /** The response header in which back-ends report their own load; "" or absent means none. */
+  private Optional<String> loadHeader(Section s) {
+    ConfigValue v = s.object().get("load-header");
+    if (v == null || v.valueType() == ConfigValueType.NULL
+        || (v.valueType() == ConfigValueType.STRING && ((String) v.unwrapped()).isEmpty())) {
+      return Optional.empty();
+    }
+    Optional<String> name = s.optionalString("load-header", "an HTTP header name such as X-Load");
+    if (name.isPresent() && !HEADER_NAME.matcher(name.get()).matches()) {
+      problems.add(s.keyPath("load-header"), "must be an HTTP header name such as X-Load, was '" + name.get() + "'");
+      return Optional.empty();
+    }
+    return name;
   }
 
   private Balance balance(Section s) {

@@ -75,7 +75,7 @@ class SettingsReaderTest {
     PoolSettings web = new PoolSettings("web", List.of(
         new BackendSettings("127.0.0.1:9001", "127.0.0.1", 9001, new LimitSpec("auto", 1, 1000, 8, Map.of())),
         new BackendSettings("127.0.0.1:9002", "127.0.0.1", 9002, LimitSpec.fixed(4))),
-        Balance.ROUND_ROBIN, queue, connections);
+        Balance.ROUND_ROBIN, queue, connections, Optional.empty());
     assertEquals(Map.of("web", web), s.pools());
     assertEquals(List.of(
         new RouteSettings(Optional.of("example.com"), "/api", "web"),
@@ -359,7 +359,24 @@ class SettingsReaderTest {
   void unknownKeysAreListedWithWhatIsAllowed() {
     SettingsException e = refused(ONE_POOL + "sluice.pools.web.queues { max = 3 }");
     assertEquals(List.of("sluice.pools.web.queues: unknown key (did you mean queue?); "
-        + "allowed here: backends, balance, limit, queue, connections"), e.problems());
+        + "allowed here: backends, balance, limit, queue, connections, load-header"), e.problems());
     assertFalse(e.getMessage().contains("Exception"));
+  }
+
+  @Test
+  void loadHeaderIsReadFromTheDefaultsAndPools() {
+    SluiceSettings s = read("""
+        sluice.defaults.load-header = X-Load
+        sluice.pools {
+          web { backends = ["127.0.0.1:9001"] }
+          api { backends = ["127.0.0.1:9002"], load-header = "" }
+        }
+        sluice.default-pool = web
+        """);
+    assertEquals(Optional.of("X-Load"), s.pools().get("web").loadHeader());
+    assertEquals(Optional.empty(), s.pools().get("api").loadHeader());
+    SettingsException e = refused(ONE_POOL + "sluice.pools.web.load-header = \"X Load\"");
+    assertEquals(List.of("sluice.pools.web.load-header: must be an HTTP header name such as X-Load, was 'X Load'"),
+        e.problems());
   }
 }
