@@ -98,7 +98,7 @@ public final class Controller extends AbstractBehavior<Controller.Command> {
       String reason = String.format("%s: %.0f req/s, mean %.1f ms, max %.1f ms, queue %d, limit %d -> %d",
           spec.algorithm(), sample.throughput(), sample.meanRttNanos() / 1e6,
           sample.maxRttNanos() / 1e6, sample.queueLength(), toldLimit, next);
-      getContext().getLog().info("backend {}: limit {} -> {} ({})", backendId, toldLimit, next, reason);
+      getContext().getLog().debug("backend {}: limit {} -> {} ({})", backendId, toldLimit, next, reason);
       toldLimit = next;
       decisions.tell(new LimitDecision(backendId, next, reason));
     }

@@ -26,6 +26,8 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
 
   private final List<ActorRef<PoolQueue.Command>> pools;
   private final ActorRef<PoolStatus> statusAdapter;
+  /** The limit reason last printed per back-end, so a change of limit is explained once. */
+  private final java.util.Map<String, String> printedReasons = new java.util.HashMap<>();
 
   private StatusReporter(ActorContext<Command> context, TimerScheduler<Command> timers,
       List<ActorRef<PoolQueue.Command>> pools, Duration interval) {
@@ -61,6 +63,10 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
           "status pool={} backend={} {} in-flight={}/{} queue={} req/s={} p99={}ms served={} failed={}",
           pool.pool(), b.id(), b.up() ? "up" : "DOWN", b.inFlight(), b.limit(), pool.queueLength(),
           Math.round(b.ratePerSecond()), String.format("%.1f", b.p99Millis()), b.served(), b.failed());
+      if (!b.limitReason().isEmpty() && !b.limitReason().equals(printedReasons.put(b.id(), b.limitReason()))) {
+        getContext().getLog().info("status pool={} backend={} limit {} because {}", pool.pool(), b.id(), b.limit(),
+            b.limitReason());
+      }
     }
     if (pool.rejectedFull() + pool.expired() + pool.abandoned() > 0) {
       getContext().getLog().info("status pool={} 503-queue-full={} 503-queue-timeout={} client-gone={}",
