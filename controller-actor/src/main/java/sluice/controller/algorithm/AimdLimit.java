@@ -45,22 +45,13 @@ public final class AimdLimit implements LimitAlgorithm {
     }
   }
 
-  public static final class Builder {
-    private int min = 1;
-    private int max = 1000;
-    private int initial = 8;
+  public static final class Builder extends BoundsBuilder<Builder> {
     private double backoffRatio = 0.9;
     private int increase = 1;
     private Duration timeout = Duration.ofSeconds(5);
 
     private Builder() {}
 
-    public Builder bounds(int min, int max, int initial) {
-      this.min = min;
-      this.max = max;
-      this.initial = initial;
-      return this;
-    }
 
     /** Factor applied on a drop or timeout, in [0.5, 0.99]; default 0.9. */
     public Builder backoffRatio(double ratio) {

@@ -591,22 +591,13 @@ public final class AutoLimit implements LimitAlgorithm {
     }
   }
 
-  public static final class Builder {
-    private int min = 1;
-    private int max = 1000;
-    private int initial = 8;
+  public static final class Builder extends BoundsBuilder<Builder> {
     private double kneeGain = 0.05;
     private double probe = 0.2;
     private int minSamples = 100;
 
     private Builder() {}
 
-    public Builder bounds(int min, int max, int initial) {
-      this.min = min;
-      this.max = max;
-      this.initial = initial;
-      return this;
-    }
 
     /**
      * Raise while 1% more limit brings at least this many percent more goodput, [0, 0.9];

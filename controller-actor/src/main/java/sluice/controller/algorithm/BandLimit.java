@@ -126,10 +126,7 @@ public final class BandLimit implements LimitAlgorithm {
     lastBelow = below;
   }
 
-  public static final class Builder {
-    private int min = 1;
-    private int max = 1000;
-    private int initial = 8;
+  public static final class Builder extends BoundsBuilder<Builder> {
     private Metric metric = Metric.MEAN_RESPONSE_TIME;
     private double low = Double.NaN;
     private double high = Double.NaN;
@@ -137,12 +134,6 @@ public final class BandLimit implements LimitAlgorithm {
 
     private Builder() {}
 
-    public Builder bounds(int min, int max, int initial) {
-      this.min = min;
-      this.max = max;
-      this.initial = initial;
-      return this;
-    }
 
     /** The metric to hold; default mean-response-time. */
     public Builder metric(Metric metric) {

@@ -123,10 +123,7 @@ public final class GradientLimit implements LimitAlgorithm {
     }
   }
 
-  public static final class Builder {
-    private int min = 1;
-    private int max = 1000;
-    private int initial = 8;
+  public static final class Builder extends BoundsBuilder<Builder> {
     private double buffer = 0.25;
     private double jitterPercent = 15;
     private Duration minRttInterval = Duration.ofSeconds(60);
@@ -137,12 +134,6 @@ public final class GradientLimit implements LimitAlgorithm {
 
     private Builder() {}
 
-    public Builder bounds(int min, int max, int initial) {
-      this.min = min;
-      this.max = max;
-      this.initial = initial;
-      return this;
-    }
 
     /** Fraction added to minRTT before it is compared, in [0, 10]; default 0.25. */
     public Builder buffer(double buffer) {

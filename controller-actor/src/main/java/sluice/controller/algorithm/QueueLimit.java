@@ -79,10 +79,7 @@ public final class QueueLimit implements LimitAlgorithm {
     }
   }
 
-  public static final class Builder {
-    private int min = 1;
-    private int max = 1000;
-    private int initial = 8;
+  public static final class Builder extends BoundsBuilder<Builder> {
     private int low = 1;
     private int high = 10;
     private int step = 1;
@@ -92,12 +89,6 @@ public final class QueueLimit implements LimitAlgorithm {
 
     private Builder() {}
 
-    public Builder bounds(int min, int max, int initial) {
-      this.min = min;
-      this.max = max;
-      this.initial = initial;
-      return this;
-    }
 
     /** Lower the limit while fewer than this many requests wait, [0, 1000000]; default 1. */
     public Builder low(int low) {

@@ -95,10 +95,7 @@ public final class VegasLimit implements LimitAlgorithm {
     completionsToProbe = (long) Math.ceil(probeMultiplier * Math.max(1, limit) * jitter);
   }
 
-  public static final class Builder {
-    private int min = 1;
-    private int max = 1000;
-    private int initial = 8;
+  public static final class Builder extends BoundsBuilder<Builder> {
     private double alpha = 3;
     private double beta = 6;
     private double smoothing = 1.0;
@@ -107,12 +104,6 @@ public final class VegasLimit implements LimitAlgorithm {
 
     private Builder() {}
 
-    public Builder bounds(int min, int max, int initial) {
-      this.min = min;
-      this.max = max;
-      this.initial = initial;
-      return this;
-    }
 
     /** Queue (in units of log10(limit)) below which the limit grows; default 3. */
     public Builder alpha(double alpha) {
