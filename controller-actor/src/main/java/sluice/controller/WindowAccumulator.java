@@ -4,7 +4,9 @@ import sluice.controller.algorithm.WindowSample;
 import sluice.protocol.LeaseProtocol.SampleBatch;
 
 /**
- * Sums the batches of one window, from any number of nodes, into one {@link WindowSample}.
+ * Sums the batches of one window, from any number of nodes, into one {@link WindowSample}:
+ * counts add up; in flight is each node's most, added over nodes; the queue is each node's
+ * latest, added over nodes.
  * Rates need the time the counts cover: a controller window holds a varying number of
  * batches (they arrive on the nodes' schedule, not the controller's), so the window's
  * length is the time its batches cover, averaged over the nodes that sent them, and the
@@ -19,9 +21,10 @@ public final class WindowAccumulator {
   private long sumRttNanos;
   private long minRttNanos = Long.MAX_VALUE;
   private long maxRttNanos;
-  private int maxInFlight;
   private int arrivals;
-  private int queueLength;
+  /** Per node: the most in flight in any of its batches, and its queue at its latest batch. */
+  private final java.util.Map<String, Integer> maxInFlightByNode = new java.util.HashMap<>();
+  private final java.util.Map<String, Integer> queueByNode = new java.util.HashMap<>();
   private double loadSum;
   private int loadCount;
   private long coveredNanos;
@@ -36,9 +39,9 @@ public final class WindowAccumulator {
       minRttNanos = Math.min(minRttNanos, b.minRttNanos());
     }
     maxRttNanos = Math.max(maxRttNanos, b.maxRttNanos());
-    maxInFlight += b.maxInFlight();
+    maxInFlightByNode.merge(b.nodeId(), b.maxInFlight(), Math::max);
     arrivals += b.arrivals();
-    queueLength += b.queueLength();
+    queueByNode.put(b.nodeId(), b.queueLength());
     loadSum += b.reportedLoadSum();
     loadCount += b.reportedLoadCount();
     coveredNanos += Math.max(0, b.windowNanos());
@@ -65,13 +68,15 @@ public final class WindowAccumulator {
         ended == 0 ? 0 : sumRttNanos / ended,
         ended == 0 ? 0 : minRttNanos,
         maxRttNanos,
-        maxInFlight,
+        maxInFlightByNode.values().stream().mapToInt(Integer::intValue).sum(),
         arrivals,
-        queueLength,
+        queueByNode.values().stream().mapToInt(Integer::intValue).sum(),
         loadCount == 0 ? Double.NaN : loadSum / loadCount,
         limit);
     batches = 0;
-    completed = dropped = arrivals = queueLength = maxInFlight = loadCount = 0;
+    completed = dropped = arrivals = loadCount = 0;
+    maxInFlightByNode.clear();
+    queueByNode.clear();
     sumRttNanos = maxRttNanos = 0;
     minRttNanos = Long.MAX_VALUE;
     loadSum = 0;
