@@ -60,7 +60,7 @@ public final class BenchMain {
   private BenchMain(Map<String, String> opts) throws IOException {
     quick = opts.containsKey("quick");
     rounds = Integer.parseInt(opts.getOrDefault("rounds", quick ? "1" : "3"));
-    warmup = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("warmup", quick ? "2" : "5")));
+    warmup = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("warmup", quick ? "3" : "5")));
     measure = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("measure", quick ? "4" : "15")));
     sweep = Arrays.stream(opts.getOrDefault("sweep", quick ? "8,16,32" : "4,8,16,32,64").split(","))
         .mapToInt(Integer::parseInt).toArray();

@@ -184,12 +184,12 @@ public final class LoadDriver {
     }
     double window = config.measure().toNanos() / 1e9;
     return new Result(ok / window, errors / window, kinds, millis(all, 50), millis(all, 90),
-        millis(all, 99), millis(all, 99.9), all.getTotalCount() == 0 ? 0 : all.getMaxValue() / 1000.0,
+        millis(all, 99), millis(all, 99.9), all.getTotalCount() == 0 ? Double.NaN : all.getMaxValue() / 1000.0,
         unfinished, open, cpuCores, backlogMax, series);
   }
 
   private static double millis(Histogram h, double percentile) {
-    return h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(percentile) / 1000.0;
+    return h.getTotalCount() == 0 ? Double.NaN : h.getValueAtPercentile(percentile) / 1000.0;
   }
 
   // ---------------------------------------------------------------------------------------------

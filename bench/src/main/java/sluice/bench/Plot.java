@@ -108,8 +108,8 @@ final class Plot {
     for (Map.Entry<String, double[]> e : values.entrySet()) {
       for (int j = 0; j < groups.size(); j++) {
         double v = e.getValue()[j];
-        if (v <= 0) {
-          continue;
+        if (!(v > 0)) {
+          continue; // also NaN: no latency to show
         }
         int h = (int) ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * ph);
         int x = LEFT + (int) (i * slot + slot * 0.1 + j * bw);
@@ -164,9 +164,15 @@ final class Plot {
     FontMetrics fm = g.getFontMetrics();
     g.setStroke(new BasicStroke(1f));
     if (logY) {
-      for (double v = y0; v <= y1 * 1.0001; v *= 10) {
-        int y = TOP + ph - (int) ((Math.log10(v) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0)) * ph);
-        tickY(g, fm, y, label(v));
+      for (double decade = y0; decade <= y1 * 1.0001; decade *= 10) {
+        for (double m : new double[] {1, 2, 5}) {
+          double v = decade * m;
+          if (v > y1 * 1.0001) {
+            break;
+          }
+          int y = TOP + ph - (int) ((Math.log10(v) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0)) * ph);
+          tickY(g, fm, y, label(v));
+        }
       }
     } else {
       for (int i = 0; i <= 5; i++) {

@@ -200,7 +200,7 @@ final class Report {
       b.append(i == os.size() - 1 ? "}\n" : "},\n");
     }
     b.append("  ]\n}\n");
-    return b.toString();
+    return b.toString().replace(": NaN", ": null"); // no 2xx in a window or second: no latency
   }
 
   /** The headline figures of a scenario, as markdown lines. */
@@ -269,10 +269,11 @@ final class Report {
         continue;
       }
       os.stream().filter(y -> y.target().equals(b) && y.round() == x.round() && y.r() != null).findFirst()
+          .filter(y -> f.applyAsDouble(y) > 0)
           .ifPresent(y -> rs.add(f.applyAsDouble(x) / f.applyAsDouble(y)));
     }
     double[] v = rs.stream().mapToDouble(Double::doubleValue).toArray();
-    return v.length == 0 ? "n/a" : spread(v, "%.2f") + "x";
+    return v.length == 0 ? "n/a (" + b + " had no 2xx in the window)" : spread(v, "%.2f") + "x";
   }
 
   static Set<String> targets(List<Outcome> os) {
