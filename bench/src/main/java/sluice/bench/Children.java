@@ -1,0 +1,142 @@
+package sluice.bench;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The child processes of a bench run (back-ends, HAProxy, Sluice): each started on 127.0.0.1,
+ * its output in a log file, its PID appended to {@code pids} (so {@code run.sh} can stop what is
+ * left if this JVM dies hard), and stopped by its own handle at the end of a target's run, at the
+ * end of the bench, or from a shutdown hook. Nothing else is ever stopped.
+ */
+final class Children implements AutoCloseable {
+
+  private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+
+  private final Path dir;
+  private final Path pidFile;
+  private final List<Process> running = new ArrayList<>();
+
+  Children(Path dir) {
+    this.dir = dir;
+    this.pidFile = dir.resolve("pids");
+    Runtime.getRuntime().addShutdownHook(new Thread(this::close, "bench-children-stop"));
+  }
+
+  /** Starts {@code command}; output goes to logs/{@code name}.log. */
+  synchronized Process start(String name, List<String> command) {
+    try {
+      Path logs = Files.createDirectories(dir.resolve("logs"));
+      Path log = logs.resolve(name + ".log");
+      Process p = new ProcessBuilder(command)
+          .redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+          .start();
+      running.add(p);
+      Files.writeString(pidFile, p.pid() + " " + name + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      return p;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start " + name + ": " + command, e);
+    }
+  }
+
+  /** Stops one child by its handle: SIGTERM, then SIGKILL after a grace period. */
+  synchronized void stop(Process p) {
+    if (p == null) {
+      return;
+    }
+    running.remove(p);
+    if (!p.isAlive()) {
+      return;
+    }
+    p.destroy();
+    try {
+      if (!p.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        p.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    for (Process p : new ArrayList<>(running)) {
+      stop(p);
+    }
+  }
+
+  /** Waits until something accepts TCP connections on {@code port}, or the child dies. */
+  static void awaitPort(Process p, String name, int port, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!p.isAlive()) {
+        throw new IllegalStateException(name + " exited with " + p.exitValue() + " before listening on " + port);
+      }
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+        return;
+      } catch (IOException e) {
+        sleep(50);
+      }
+    }
+    throw new IllegalStateException(name + " did not listen on 127.0.0.1:" + port + " within " + timeout);
+  }
+
+  static int freePort() {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** utime + stime of a process in seconds, from /proc/PID/stat; -1 if unreadable. */
+  static double cpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      // after the command: state(0) ppid(1) ... utime(11) stime(12), in clock ticks (USER_HZ = 100)
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** VmRSS of a process in MiB, from /proc/PID/status; -1 if unreadable. */
+  static double rssMiB(long pid) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // gone
+    }
+    return -1;
+  }
+
+  static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+}
