@@ -92,6 +92,9 @@ public final class Controller extends AbstractBehavior<Controller.Command> {
     long now = System.nanoTime();
     WindowSample sample = window.drain(now - windowStartNanos, toldLimit);
     windowStartNanos = now;
+    if (sample.completed() + sample.dropped() + sample.arrivals() + sample.queueLength() == 0) {
+      return this; // an idle back-end: nothing to learn, nothing to decide
+    }
     algorithm.onSample(sample);
     int next = clamp(algorithm.limit());
     if (next != toldLimit) {

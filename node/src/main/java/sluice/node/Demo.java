@@ -33,6 +33,7 @@ final class Demo implements AutoCloseable {
     return ConfigFactory.parseString("""
         sluice {
           http.listen = "127.0.0.1:8080"
+          cluster.port = 0
           status-interval = 1s
           pools.demo.backends = ["127.0.0.1:%d"]
         }
