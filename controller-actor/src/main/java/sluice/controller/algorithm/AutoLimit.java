@@ -103,6 +103,8 @@ public final class AutoLimit implements LimitAlgorithm {
   /** Meanwhile, the probe before the suspect run and the centre run before that probe, or null. */
   private Run suspectedProbe;
   private Run centreBeforeProbe;
+  /** Changes of the back-end confirmed so far (each started a survey). */
+  private int changesSeen;
 
   private AutoLimit(Builder b) {
     this.bounds = new Bounds(b.min, b.max, b.initial);
@@ -123,6 +125,11 @@ public final class AutoLimit implements LimitAlgorithm {
   @Override
   public int limit() {
     return runLimit;
+  }
+
+  /** How many changes of the back-end were confirmed so far, each starting a survey. */
+  public int changesSeen() {
+    return changesSeen;
   }
 
   /** The limit the probes go out from. */
@@ -246,6 +253,7 @@ public final class AutoLimit implements LimitAlgorithm {
       }
       lastCentre = olderCentre = suspectedProbe = centreBeforeProbe = null;
       forgetEvidence();
+      changesSeen++;
     }
     if (!run.bound()) {
       // demand, not capacity, may have changed: the compass search knows what to do then

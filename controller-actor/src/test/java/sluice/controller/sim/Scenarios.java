@@ -119,6 +119,44 @@ public final class Scenarios {
     return run(settings, new LimitSpec(algorithm, 1, max, 8, Map.of()));
   }
 
+  /**
+   * The demo's back-end (USL S0 2 ms, a 0.04, b 0.0024: best N 20, about 3740 req/s) with 512
+   * clients, under {@link Simulation.Noise#realistic()} noise: nothing about it changes, so
+   * every change auto sees is a false one.
+   */
+  public static UslModel demoBackend() {
+    return new UslModel(2 * MS, 0.04, 0.0024);
+  }
+
+  /** One run of the noisy demo back-end: what auto got and how often it thought it changed. */
+  public record Noisy(Result result, int changesSeen, double goodput, int maxLimitFirst10s) {}
+
+  public static final long NOISY_RUN = 60 * SECOND;
+  public static final long NOISY_MEASURED_FROM = 10 * SECOND;
+
+  public static Noisy noisy(LimitSpec spec, long seed) {
+    Settings settings = Settings.of(demoBackend(), 512, NOISY_RUN).withSeed(seed)
+        .withNoise(Simulation.Noise.realistic());
+    SimClock clock = new SimClock();
+    LimitAlgorithm algorithm = algorithm(spec, clock, settings.seed() + 1);
+    Result r = Simulation.run(settings, algorithm, clock);
+    int changes = algorithm instanceof sluice.controller.algorithm.AutoLimit auto ? auto.changesSeen() : 0;
+    int maxEarly = 0;
+    for (int b = 0; b < 10 * SECOND / r.bucketNanos(); b++) {
+      maxEarly = Math.max(maxEarly, r.limitPerBucket()[b]);
+    }
+    return new Noisy(r, changes, r.goodput(NOISY_MEASURED_FROM, NOISY_RUN), maxEarly);
+  }
+
+  /** The best goodput of a fixed limit on the noisy demo back-end (a sweep, as done live). */
+  public static double noisyBestFixed(long seed) {
+    double best = 0;
+    for (int limit = 14; limit <= 30; limit += 2) {
+      best = Math.max(best, noisy(new LimitSpec("fixed", 1, 1000, limit, Map.of()), seed).goodput());
+    }
+    return best;
+  }
+
   public static Result run(Settings settings, LimitSpec spec) {
     SimClock clock = new SimClock();
     LimitAlgorithm algorithm = algorithm(spec, clock, settings.seed() + 1);

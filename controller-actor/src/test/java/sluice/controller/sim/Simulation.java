@@ -77,26 +77,79 @@ public final class Simulation {
       int min,
       int max,
       long durationNanos,
-      long seed) {
+      long seed,
+      Noise noise) {
 
     public static Settings of(UslModel model, int clients, long durationNanos) {
-      return new Settings(model, new TreeMap<>(), clients, 10 * MS, 250 * MS, 1, 1000, durationNanos, 42);
+      return new Settings(model, new TreeMap<>(), clients, 10 * MS, 250 * MS, 1, 1000, durationNanos, 42,
+          Noise.NONE);
+    }
+
+    public Settings withNoise(Noise noise) {
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed, noise);
     }
 
     public Settings withChanges(TreeMap<Long, UslModel> changes) {
-      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
+          noise);
     }
 
     public Settings withWindow(long windowNanos) {
-      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
+          noise);
     }
 
     public Settings withBounds(int min, int max) {
-      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
+          noise);
     }
 
     public Settings withSeed(long seed) {
-      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed);
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
+          noise);
+    }
+  }
+
+  /**
+   * What a real deployment adds to the model, from its own random stream (so a run without
+   * noise is the same as before noise existed): the back-end's service rate times a
+   * log-normal factor (mean 1) drawn anew every slice (CPU contention on a shared host);
+   * pauses of the whole back-end and, separately, of the node (GC, descheduling; Poisson
+   * arrivals, uniform length): a paused node neither dispatches nor sends its batch until
+   * the pause ends; and late firing of the node's batch timer (uniform, up to a bound), so
+   * batches land unevenly in the controller's windows. A batch reports the time it really
+   * covers, as the node does.
+   *
+   * @param sliceNanos        how long one service-rate factor holds; 0 for none
+   * @param rateSigma         standard deviation of the factor's logarithm
+   * @param backendPausesPerSecond mean rate of back-end pauses
+   * @param nodePausesPerSecond    mean rate of node pauses
+   * @param pauseMinNanos     shortest pause
+   * @param pauseMaxNanos     longest pause
+   * @param batchJitterNanos  most a batch timer fires late
+   */
+  public record Noise(
+      long sliceNanos,
+      double rateSigma,
+      double backendPausesPerSecond,
+      double nodePausesPerSecond,
+      long pauseMinNanos,
+      long pauseMaxNanos,
+      long batchJitterNanos) {
+
+    public static final Noise NONE = new Noise(0, 0, 0, 0, 0, 0, 0);
+
+    /**
+     * Roughly what the demo shows with the proxy and the back-end on two shared, busy cores:
+     * service rate +-20% per 50 ms slice, two back-end and two node pauses of 10-50 ms a
+     * second, batch timers up to 30 ms late.
+     */
+    public static Noise realistic() {
+      return new Noise(50 * MS, 0.2, 2, 2, 10 * MS, 50 * MS, 30 * MS);
+    }
+
+    boolean none() {
+      return equals(NONE);
     }
   }
 
@@ -105,7 +158,10 @@ public final class Simulation {
   /** Time a new limit takes to reach the node. */
   static final long PROPAGATION_NANOS = 5 * MS;
 
-  private enum Kind { ARRIVAL, BATCH, WINDOW, APPLY_LIMIT, MODEL_CHANGE }
+  private enum Kind {
+    ARRIVAL, BATCH, WINDOW, APPLY_LIMIT, MODEL_CHANGE,
+    RATE_SLICE, BACKEND_PAUSE, BACKEND_RESUME, NODE_PAUSE, NODE_RESUME
+  }
 
   private record Event(long at, long seq, Kind kind, int value) implements Comparable<Event> {
     @Override
@@ -121,12 +177,25 @@ public final class Simulation {
   }
 
   private final SimClock clock;
+  private final Noise noise;
+  /** Draws the noise only: the rest of the run sees the same random numbers with or without. */
+  private final SplittableRandom noiseRandom;
+  private double rateFactor = 1;
+  private int backendPauses;
+  private int nodePauses;
+  /** The nominal time of the next batch (its timer fires at or after it). */
+  private long nextBatchNominal;
+  private long lastBatchAt;
+  /** A batch timer fired while the node was paused: the batch goes when the pause ends. */
+  private boolean batchDeferred;
 
   private Simulation(Settings settings, LimitAlgorithm algorithm, SimClock clock) {
     this.settings = settings;
     this.clock = clock;
     this.algorithm = algorithm;
     this.random = new SplittableRandom(settings.seed());
+    this.noise = settings.noise();
+    this.noiseRandom = new SplittableRandom(settings.seed() * 0x9E3779B97F4A7C15L + 7);
     this.model = settings.model0();
     this.modelChanges = settings.changes();
     int buckets = (int) (settings.durationNanos() / BUCKET_NANOS) + 1;
@@ -147,6 +216,18 @@ public final class Simulation {
     schedule(BATCH_PHASE_NANOS, Kind.BATCH, 0);
     schedule(settings.windowNanos(), Kind.WINDOW, 0);
     modelChanges.forEach((at, m) -> schedule(at, Kind.MODEL_CHANGE, 0));
+    if (!noise.none()) {
+      nextBatchNominal = BATCH_PHASE_NANOS;
+      if (noise.sliceNanos() > 0) {
+        schedule(0, Kind.RATE_SLICE, 0);
+      }
+      if (noise.backendPausesPerSecond() > 0) {
+        schedule(nextPause(noise.backendPausesPerSecond()), Kind.BACKEND_PAUSE, 0);
+      }
+      if (noise.nodePausesPerSecond() > 0) {
+        schedule(nextPause(noise.nodePausesPerSecond()), Kind.NODE_PAUSE, 0);
+      }
+    }
     long end = settings.durationNanos();
     while (true) {
       long nextCompletion = nextCompletionAt();
@@ -173,13 +254,40 @@ public final class Simulation {
         dispatch();
       }
       case BATCH -> {
-        window.add(new SampleBatch("sim", "node-1", 100 * MS, completed, 0, 0, sumRttNanos,
-            completed == 0 ? 0 : minRttNanos, maxRttNanos, maxInFlight, arrivals, waiting.size(), 0, 0));
-        completed = arrivals = 0;
-        sumRttNanos = maxRttNanos = 0;
-        minRttNanos = Long.MAX_VALUE;
-        maxInFlight = inService.size();
-        schedule(now + 100 * MS, Kind.BATCH, 0);
+        if (noise.none()) {
+          sendBatch(100 * MS);
+          schedule(now + 100 * MS, Kind.BATCH, 0);
+        } else if (nodePauses > 0) {
+          batchDeferred = true;
+        } else {
+          sendNoisyBatch();
+        }
+      }
+      case RATE_SLICE -> {
+        double z = gaussian();
+        rateFactor = Math.exp(noise.rateSigma() * z - noise.rateSigma() * noise.rateSigma() / 2);
+        schedule(now + noise.sliceNanos(), Kind.RATE_SLICE, 0);
+      }
+      case BACKEND_PAUSE -> {
+        backendPauses++;
+        schedule(now + pauseLength(), Kind.BACKEND_RESUME, 0);
+        schedule(now + nextPause(noise.backendPausesPerSecond()), Kind.BACKEND_PAUSE, 0);
+      }
+      case BACKEND_RESUME -> backendPauses--;
+      case NODE_PAUSE -> {
+        nodePauses++;
+        schedule(now + pauseLength(), Kind.NODE_RESUME, 0);
+        schedule(now + nextPause(noise.nodePausesPerSecond()), Kind.NODE_PAUSE, 0);
+      }
+      case NODE_RESUME -> {
+        nodePauses--;
+        if (nodePauses == 0) {
+          if (batchDeferred) {
+            batchDeferred = false;
+            sendNoisyBatch();
+          }
+          dispatch();
+        }
       }
       case WINDOW -> {
         onWindow();
@@ -191,6 +299,47 @@ public final class Simulation {
       }
       case MODEL_CHANGE -> model = modelChanges.get(now);
     }
+  }
+
+  private void sendBatch(long coveredNanos) {
+    window.add(new SampleBatch("sim", "node-1", coveredNanos, completed, 0, 0, sumRttNanos,
+        completed == 0 ? 0 : minRttNanos, maxRttNanos, maxInFlight, arrivals, waiting.size(), 0, 0));
+    completed = arrivals = 0;
+    sumRttNanos = maxRttNanos = 0;
+    minRttNanos = Long.MAX_VALUE;
+    maxInFlight = inService.size();
+  }
+
+  /** A batch covering the time since the last one; the next timer fires late by up to the jitter. */
+  private void sendNoisyBatch() {
+    sendBatch(now - lastBatchAt);
+    lastBatchAt = now;
+    nextBatchNominal = Math.max(nextBatchNominal + 100 * MS, now + MS);
+    long late = noise.batchJitterNanos() == 0 ? 0 : noiseRandom.nextLong(noise.batchJitterNanos() + 1);
+    schedule(nextBatchNominal + late, Kind.BATCH, 0);
+  }
+
+  private long nextPause(double perSecond) {
+    return (long) (-SECOND / perSecond * Math.log(1 - noiseRandom.nextDouble()));
+  }
+
+  private long pauseLength() {
+    return noise.pauseMinNanos() + noiseRandom.nextLong(noise.pauseMaxNanos() - noise.pauseMinNanos() + 1);
+  }
+
+  private double gaussian() {
+    // Box-Muller on the noise stream
+    double u = 1 - noiseRandom.nextDouble();
+    double v = noiseRandom.nextDouble();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Work per nanosecond each request in service receives now. */
+  private double serviceRate() {
+    if (backendPauses > 0) {
+      return 0;
+    }
+    return model.perRequestRate(inService.size()) * rateFactor;
   }
 
   /** What the Controller actor does on its window tick. */
@@ -210,6 +359,9 @@ public final class Simulation {
   }
 
   private void dispatch() {
+    if (nodePauses > 0) {
+      return;
+    }
     while (inService.size() < limit && !waiting.isEmpty()) {
       Request r = waiting.pollFirst();
       r.dispatchedAt = now;
@@ -237,13 +389,16 @@ public final class Simulation {
     if (first == null) {
       return Long.MAX_VALUE;
     }
-    double rate = model.perRequestRate(inService.size());
+    double rate = serviceRate();
+    if (rate <= 0) {
+      return Long.MAX_VALUE;
+    }
     double remaining = Math.max(0, first.finishWork - virtualWork);
     return virtualWorkAt + Math.max(0, (long) Math.ceil(remaining / rate));
   }
 
   private void advanceTo(long at) {
-    virtualWork += (at - virtualWorkAt) * model.perRequestRate(inService.size());
+    virtualWork += (at - virtualWorkAt) * serviceRate();
     virtualWorkAt = at;
     int fromBucket = (int) (now / BUCKET_NANOS);
     int toBucket = (int) (at / BUCKET_NANOS);
