@@ -35,11 +35,18 @@ import java.util.TreeMap;
  * reached the limit) says nothing about higher limits: it never raises the centre, so a
  * back-end that never thrashes gets max, and one that is not loaded keeps its limit.
  *
+ * <p>Noise: a real host's goodput varies far more than Poisson (CPU contention, pauses, timer
+ * jitter). Each pair of centre runs after the same probe at one centre measures that excess;
+ * every significance test (a probe's elasticity, a change) counts it, so noise neither looks
+ * like gain on the start-up climb nor like a change of the back-end. Where one visit's
+ * elasticity would be too noisy to tell the knee apart, the smallest probe distance grows (up to
+ * half as much again).
+ *
  * <p>State: the centre limit and the step; whether the run being gathered is a centre run, a
  * probe or a survey run, and what it has gathered; the last two centre runs at the current
  * centre and the probe waiting for the centre run after it; which sides failed at the current
  * step; the pooled evidence of each side at the smallest step; while a change waits for its
- * confirmation, the runs it was seen against; during a survey, its runs.
+ * confirmation, the runs it was seen against; during a survey, its runs; the host's noise.
  * All of it changes only in {@link #onSample}.
  */
 public final class AutoLimit implements LimitAlgorithm {
@@ -57,6 +64,23 @@ public final class AutoLimit implements LimitAlgorithm {
   private static final double EVIDENCE_DECAY = 0.8;
   /** A survey window whose concurrency is this far (log units) from its limit is left out. */
   private static final double BLURRED_LOG = Math.log(1.15);
+  /**
+   * Before any centre runs were compared, the variance of ln goodput beyond Poisson assumed for
+   * a run of 250 ms (10% standard deviation): a start-up climb must not mistake the noise of a
+   * real host for gain.
+   */
+  private static final double PRIOR_EXCESS_VARIANCE_NANOS = 0.1 * 0.1 * 250e6;
+  /** How many comparisons of centre runs that assumption is worth. */
+  private static final double PRIOR_WEIGHT = 2;
+  /** Weight an older comparison of centre runs keeps each time a new one comes in. */
+  private static final double NOISE_DECAY = 0.97;
+  /** The most standard deviation of one visit's elasticity the smallest probe distance allows. */
+  private static final double REST_SIGMA = 0.5;
+  /**
+   * But never further than half as much again: a probe costs goodput, and it blurs the centre
+   * run after it, which looks like more noise.
+   */
+  private static final double MAX_REST_STEP = Math.log(1.5);
   /** A run ends after this long even with few completions, so a failing back-end is seen. */
   private static final long MAX_RUN_NANOS = 2_000_000_000L;
 
@@ -103,6 +127,18 @@ public final class AutoLimit implements LimitAlgorithm {
   /** Meanwhile, the probe before the suspect run and the centre run before that probe, or null. */
   private Run suspectedProbe;
   private Run centreBeforeProbe;
+  /** While a suspected change waits for its confirming run: the run that showed it. */
+  private Run suspectRun;
+  /** The last probe on each side and the centre run after it, for {@link #observeNoise}. */
+  private final Run[] centreAfterUp = new Run[2];
+  private final Run[] centreAfterDown = new Run[2];
+  /**
+   * The observed variance of ln goodput of a run beyond Poisson, times the run's length (noise
+   * of the host averages out over time): decayed sums over pairs of centre runs that followed
+   * the same probe at the same centre, and over false alarms of a change, with a prior.
+   */
+  private double excessSum = PRIOR_EXCESS_VARIANCE_NANOS * PRIOR_WEIGHT;
+  private double excessWeight = PRIOR_WEIGHT;
   /** Changes of the back-end confirmed so far (each started a survey). */
   private int changesSeen;
 
@@ -212,11 +248,20 @@ public final class AutoLimit implements LimitAlgorithm {
         : older != null && changed(older, after) ? older : null;
     if (reference != null) {
       suspectChange(reference, after);
+      suspectRun = after;
       suspectedProbe = probe;
       centreBeforeProbe = before;
       return;
     }
     if (probe != null) {
+      // against the last centre run after a probe at the same place: the same blur, 1 s apart
+      boolean up = probe.limit() > after.limit();
+      Run[] last = up ? centreAfterUp : centreAfterDown;
+      if (last[0] != null && last[0].limit() == probe.limit() && last[1].limit() == after.limit()) {
+        observeNoise(last[1], after);
+      }
+      last[0] = probe;
+      last[1] = after;
       judge(probe, before, after);
     }
     nextRun(true);
@@ -237,10 +282,13 @@ public final class AutoLimit implements LimitAlgorithm {
   private void onSurveyRun(Run run) {
     if (changeReference != null) {
       Run reference = changeReference;
-      changeReference = null;
+      Run suspect = suspectRun;
+      changeReference = suspectRun = null;
       boolean fell = run.goodput() < reference.goodput();
       if (!changed(reference, run) || fell != survey.sign < 0) {
-        // an outlier: the compass search goes on as if it had not been
+        // an outlier: the compass search goes on as if it had not been, and knows the noise better
+        observeNoise(reference, suspect);
+        observeNoise(suspect, run);
         survey = null;
         lastCentre = run;
         olderCentre = null;
@@ -278,8 +326,28 @@ public final class AutoLimit implements LimitAlgorithm {
   /** Whether the back-end changed between two centre runs at the same limit. */
   private boolean changed(Run before, Run after) {
     double diff = Math.abs(Math.log(after.goodput() / before.goodput()));
-    double sigma = Math.sqrt(1.0 / (before.completed() + 0.5) + 1.0 / (after.completed() + 0.5));
+    double sigma = Math.sqrt(variance(before) + variance(after));
     return diff > CHANGE_LOG && diff > CHANGE_Z * sigma;
+  }
+
+  /**
+   * The variance of ln goodput of a run: Poisson, and the host's noise seen so far (more than
+   * Poisson on a real host: CPU contention, pauses, timer jitter; less the longer the run).
+   */
+  private double variance(Run r) {
+    return 1.0 / (r.completed() + 0.5) + Math.max(0, excessSum / excessWeight) / r.nanos();
+  }
+
+  /**
+   * Two centre runs at one centre with no change between them, each after the same probe (so
+   * the probe's blur cancels): how far apart they are beyond Poisson is the host's noise
+   * (unbiased per pair, so it may come out negative).
+   */
+  private void observeNoise(Run a, Run b) {
+    double diff = Math.log(b.goodput() / a.goodput());
+    double excess = diff * diff - 1.0 / (a.completed() + 0.5) - 1.0 / (b.completed() + 0.5);
+    excessSum = excessSum * NOISE_DECAY + excess / (1.0 / a.nanos() + 1.0 / b.nanos());
+    excessWeight = excessWeight * NOISE_DECAY + 1;
   }
 
   private void restart(int sign) {
@@ -312,8 +380,7 @@ public final class AutoLimit implements LimitAlgorithm {
       spread = nominal;
     }
     double elasticity = Math.log(probe.goodput() / centreRun.goodput()) / spread;
-    double sigma = Math.sqrt(1.0 / (probe.completed() + 0.5) + 1.0 / (completed + 0.5))
-        / Math.abs(spread);
+    double sigma = Math.sqrt(variance(probe) + variance(centreRun)) / Math.abs(spread);
     boolean usable = !up || probe.bound() && after.bound() || elasticity < kneeGain;
     double error = elasticity - kneeGain;
     if (usable && step <= minStep) {
@@ -350,8 +417,7 @@ public final class AutoLimit implements LimitAlgorithm {
       spread = nominal;
     }
     double elasticity = Math.log(upper.goodput() / lower.goodput()) / spread;
-    double sigma = Math.sqrt(1.0 / (upper.completed() + 0.5) + 1.0 / (lower.completed() + 0.5))
-        / Math.abs(spread);
+    double sigma = Math.sqrt(variance(upper) + variance(lower)) / Math.abs(spread);
     if (elasticity > kneeGain && !(upper.bound() && lower.bound())) {
       return false;
     }
@@ -417,9 +483,24 @@ public final class AutoLimit implements LimitAlgorithm {
   }
 
   private int probeLimit(boolean up) {
+    double distance = Math.max(step, restStep());
     return up
-        ? bounds.clamp(Math.max(centre + 1L, Math.round(centre * Math.exp(step))))
-        : bounds.clamp(Math.min(centre - 1L, Math.round(centre * Math.exp(-step))));
+        ? bounds.clamp(Math.max(centre + 1L, Math.round(centre * Math.exp(distance))))
+        : bounds.clamp(Math.min(centre - 1L, Math.round(centre * Math.exp(-distance))));
+  }
+
+  /**
+   * The smallest distance of a probe: {@code probe}, or more where the host is so noisy that
+   * one visit's elasticity would have a standard deviation above {@link #REST_SIGMA} (a probe
+   * that close would take too many visits to tell the knee from the slope below it).
+   */
+  private double restStep() {
+    if (lastCentre == null) {
+      return minStep;
+    }
+    // a probe against the pooled centre runs on both sides of it: 1.5 runs' variance
+    double spread = Math.sqrt(1.5 * variance(lastCentre)) / REST_SIGMA;
+    return Math.max(minStep, Math.min(MAX_REST_STEP, spread));
   }
 
   /**

@@ -15,11 +15,12 @@ class NoisyReportTest {
   @EnabledIfSystemProperty(named = "sluice.sim.noisy", matches = ".+")
   void report() {
     int seeds = Integer.getInteger("sluice.sim.noisy");
+    int from = Integer.getInteger("sluice.sim.noisy.from", 1);
     StringBuilder sb = new StringBuilder();
     double worst = 1;
     int changes = 0;
     int worstEarly = 0;
-    for (int seed = 1; seed <= seeds; seed++) {
+    for (int seed = from; seed < from + seeds; seed++) {
       double best = Scenarios.noisyBestFixed(seed);
       Scenarios.Noisy n = Scenarios.noisy(new LimitSpec("auto", 1, 1000, 8, Map.of()), seed);
       double f = n.goodput() / best;
