@@ -11,8 +11,39 @@ import sluice.node.settings.SluiceSettings;
 final class Nodes {
   private Nodes() {}
 
+  /**
+   * Starts a node and waits until it is ready to serve: every back-end has its limit from
+   * its entity and its pre-opened connection. Tests with short queue timeouts would
+   * otherwise see their first request expire while a loaded machine is still starting up.
+   */
   static SluiceNode start(SluiceSettings settings) {
-    return SluiceNode.start(settings, ConfigFactory.parseResources("application-test.conf"));
+    SluiceNode node = SluiceNode.start(settings, ConfigFactory.parseResources("application-test.conf"));
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!ready(node, settings)) {
+      if (System.nanoTime() > deadline) {
+        node.close();
+        throw new AssertionError("node not ready in 30 s: " + statuses(node));
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+    return node;
+  }
+
+  private static boolean ready(SluiceNode node, SluiceSettings settings) {
+    for (PoolStatus pool : statuses(node)) {
+      int preOpen = settings.pools().get(pool.pool()).connections().preOpen();
+      for (PoolStatus.BackendStatus b : pool.backends()) {
+        if (b.limit() == 0 || b.connections() < Math.min(preOpen, b.granted()) || b.granted() == 0) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   static PoolStatus status(SluiceNode node) {
