@@ -157,6 +157,40 @@ public final class Scenarios {
     return best;
   }
 
+  /**
+   * The demo back-end at start-up behind a node that is still warming up
+   * ({@link Simulation.Warmup#jit()}: its capacity ramps from 30% to 100% over 15 s), with the
+   * realistic noise: goodput rises with time whatever the limit, which a start-up search must
+   * not take for the effect of its last raise.
+   */
+  public record Warming(Result result, double goodput, int maxLimitFirst20s, int changesSeen) {}
+
+  public static final long WARMING_RUN = 30 * SECOND;
+  public static final long WARMING_MEASURED_FROM = 10 * SECOND;
+
+  public static Warming warming(LimitSpec spec, long seed) {
+    Settings settings = Settings.of(demoBackend(), 512, WARMING_RUN).withSeed(seed)
+        .withNoise(Simulation.Noise.realistic()).withWarmup(Simulation.Warmup.jit());
+    SimClock clock = new SimClock();
+    LimitAlgorithm algorithm = algorithm(spec, clock, settings.seed() + 1);
+    Result r = Simulation.run(settings, algorithm, clock);
+    int maxEarly = 0;
+    for (int b = 0; b < 20 * SECOND / r.bucketNanos(); b++) {
+      maxEarly = Math.max(maxEarly, r.limitPerBucket()[b]);
+    }
+    int changes = algorithm instanceof sluice.controller.algorithm.AutoLimit auto ? auto.changesSeen() : 0;
+    return new Warming(r, r.goodput(WARMING_MEASURED_FROM, WARMING_RUN), maxEarly, changes);
+  }
+
+  /** The best goodput of a fixed limit on the warming demo back-end (limits 14-30). */
+  public static double warmingBestFixed(long seed) {
+    double best = 0;
+    for (int limit = 14; limit <= 30; limit += 2) {
+      best = Math.max(best, warming(new LimitSpec("fixed", 1, 1000, limit, Map.of()), seed).goodput());
+    }
+    return best;
+  }
+
   public static Result run(Settings settings, LimitSpec spec) {
     SimClock clock = new SimClock();
     LimitAlgorithm algorithm = algorithm(spec, clock, settings.seed() + 1);

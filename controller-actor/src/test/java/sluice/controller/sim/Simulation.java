@@ -78,35 +78,41 @@ public final class Simulation {
       int max,
       long durationNanos,
       long seed,
-      Noise noise) {
+      Noise noise,
+      Warmup warmup) {
 
     public static Settings of(UslModel model, int clients, long durationNanos) {
       return new Settings(model, new TreeMap<>(), clients, 10 * MS, 250 * MS, 1, 1000, durationNanos, 42,
-          Noise.NONE);
+          Noise.NONE, Warmup.NONE);
     }
 
     public Settings withNoise(Noise noise) {
-      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed, noise);
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed, noise, warmup);
     }
 
     public Settings withChanges(TreeMap<Long, UslModel> changes) {
       return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
-          noise);
+          noise, warmup);
     }
 
     public Settings withWindow(long windowNanos) {
       return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
-          noise);
+          noise, warmup);
     }
 
     public Settings withBounds(int min, int max) {
       return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
-          noise);
+          noise, warmup);
+    }
+
+    public Settings withWarmup(Warmup warmup) {
+      return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
+          noise, warmup);
     }
 
     public Settings withSeed(long seed) {
       return new Settings(model0, changes, clients, thinkNanos, windowNanos, min, max, durationNanos, seed,
-          noise);
+          noise, warmup);
     }
   }
 
@@ -153,6 +159,25 @@ public final class Simulation {
     }
   }
 
+  /**
+   * The node (a JVM) warming up: its capacity grows over the first seconds (JIT compilation),
+   * whatever the limit, so goodput rises with time alone. Modelled as a factor on every
+   * request's progress that ramps linearly from {@code from} to 1 over {@code nanos}, updated
+   * every {@code stepNanos}. Deterministic: it draws no random numbers.
+   */
+  public record Warmup(double from, long nanos, long stepNanos) {
+    public static final Warmup NONE = new Warmup(1, 0, 0);
+
+    /** What start-up looks like live: 30% of the proxy's capacity at first, all of it after 15 s. */
+    public static Warmup jit() {
+      return new Warmup(0.3, 15 * SECOND, 10 * MS);
+    }
+
+    double factorAt(long t) {
+      return t >= nanos ? 1 : from + (1 - from) * t / (double) nanos;
+    }
+  }
+
   /** Time a node's batches lag the controller's window boundaries. */
   static final long BATCH_PHASE_NANOS = 37 * MS;
   /** Time a new limit takes to reach the node. */
@@ -160,7 +185,7 @@ public final class Simulation {
 
   private enum Kind {
     ARRIVAL, BATCH, WINDOW, APPLY_LIMIT, MODEL_CHANGE,
-    RATE_SLICE, BACKEND_PAUSE, BACKEND_RESUME, NODE_PAUSE, NODE_RESUME
+    WARM_STEP, RATE_SLICE, BACKEND_PAUSE, BACKEND_RESUME, NODE_PAUSE, NODE_RESUME
   }
 
   private record Event(long at, long seq, Kind kind, int value) implements Comparable<Event> {
@@ -181,6 +206,7 @@ public final class Simulation {
   /** Draws the noise only: the rest of the run sees the same random numbers with or without. */
   private final SplittableRandom noiseRandom;
   private double rateFactor = 1;
+  private double warmFactor = 1;
   private int backendPauses;
   private int nodePauses;
   /** The nominal time of the next batch (its timer fires at or after it). */
@@ -228,6 +254,11 @@ public final class Simulation {
         schedule(nextPause(noise.nodePausesPerSecond()), Kind.NODE_PAUSE, 0);
       }
     }
+    Warmup warmup = settings.warmup();
+    if (warmup.nanos() > 0) {
+      warmFactor = warmup.factorAt(0);
+      schedule(warmup.stepNanos(), Kind.WARM_STEP, 0);
+    }
     long end = settings.durationNanos();
     while (true) {
       long nextCompletion = nextCompletionAt();
@@ -261,6 +292,12 @@ public final class Simulation {
           batchDeferred = true;
         } else {
           sendNoisyBatch();
+        }
+      }
+      case WARM_STEP -> {
+        warmFactor = settings.warmup().factorAt(now);
+        if (now < settings.warmup().nanos()) {
+          schedule(now + settings.warmup().stepNanos(), Kind.WARM_STEP, 0);
         }
       }
       case RATE_SLICE -> {
@@ -339,7 +376,7 @@ public final class Simulation {
     if (backendPauses > 0) {
       return 0;
     }
-    return model.perRequestRate(inService.size()) * rateFactor;
+    return model.perRequestRate(inService.size()) * rateFactor * warmFactor;
   }
 
   /** What the Controller actor does on its window tick. */
