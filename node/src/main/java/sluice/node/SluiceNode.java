@@ -2,7 +2,6 @@ package sluice.node;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -125,7 +124,7 @@ public final class SluiceNode implements AutoCloseable {
 
   /** The port the HTTP listener is bound to. */
   public int httpPort() {
-    return ((InetSocketAddress) binding.localAddress()).getPort();
+    return binding.localAddress().getPort();
   }
 
   public ActorSystem<Void> system() {

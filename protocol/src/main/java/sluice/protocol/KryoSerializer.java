@@ -105,6 +105,7 @@ public final class KryoSerializer extends JSerializer {
   /** Every concrete actor reference class is written as the one registration of {@link ActorRef}. */
   private static final class ActorRefClassResolver extends DefaultClassResolver {
     @Override
+    @SuppressWarnings("rawtypes") // Kryo's signature
     public Registration getRegistration(Class type) {
       if (type != ActorRef.class && ActorRef.class.isAssignableFrom(type)) {
         return super.getRegistration(ActorRef.class);
