@@ -48,7 +48,6 @@ final class BackendLink {
   // measurements of the current sample window (sent to the entity at each report)
   private int completed;
   private int dropped;
-  private int ignored;
   private long sumRttNanos;
   private long minRttNanos = Long.MAX_VALUE;
   private long maxRttNanos;
@@ -144,10 +143,6 @@ final class BackendLink {
     reportedLoadCount++;
   }
 
-  void recordIgnored() {
-    ignored++;
-  }
-
   private void recordRtt(long rttNanos) {
     long rtt = Math.max(0, rttNanos);
     sumRttNanos += rtt;
@@ -159,10 +154,11 @@ final class BackendLink {
 
   /** The sample window so far, and a fresh one. */
   SampleBatch drainSamples(String nodeId, int queueLength, long nowNanos) {
-    SampleBatch batch = new SampleBatch(id, nodeId, nowNanos - windowStartNanos, completed, dropped, ignored,
+    SampleBatch batch = new SampleBatch(id, nodeId, nowNanos - windowStartNanos, completed, dropped,
+        0, // ignored: a request whose client left is dropped from the queue, never sent
         sumRttNanos, completed + dropped == 0 ? 0 : minRttNanos, maxRttNanos,
         Math.max(maxInFlight, inFlight()), arrivals, queueLength, reportedLoadSum, reportedLoadCount);
-    completed = dropped = ignored = arrivals = reportedLoadCount = 0;
+    completed = dropped = arrivals = reportedLoadCount = 0;
     reportedLoadSum = 0;
     maxInFlight = inFlight();
     sumRttNanos = maxRttNanos = 0;

@@ -273,7 +273,6 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     if (!c.send(pending.request)) {
       // the stream is already gone; its Closed event follows and puts the request back
       getContext().getLog().debug("backend {}: connection {} gone before send", link.id, c);
-      return;
     }
   }
 
@@ -306,9 +305,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       return false;
     }
     if (chosen.connections.size() >= chosen.granted) {
-      BackendConnection idle = chosen.idleConnection();
-      remove(idle);
-      idle.close();
+      retire(chosen.idleConnection());
     }
     open(chosen).current = pending;
     return true;
@@ -463,11 +460,8 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     }
     if (event.failure() != null) {
       getContext().getLog().warn("backend {}: response cut off on {}: {}", c.link.id, c, describe(event.failure()));
-      Pending pending = c.current;
+      Pending pending = discard(c, event.failure());
       c.link.recordDropped(System.nanoTime() - pending.sentNanos);
-      c.current = null;
-      remove(c);
-      c.abort(event.failure());
       badGateway(pending, "back-end " + c.link.id + " cut the response off");
       dispatchNext();
       return this;
@@ -509,9 +503,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     }
     if (event.failure() != null) {
       getContext().getLog().warn("backend {}: response body failed on {}: {}", c.link.id, c, describe(event.failure()));
-      c.current = null;
-      remove(c);
-      c.abort(event.failure());
+      discard(c, event.failure());
     } else {
       release(c);
     }
@@ -589,13 +581,10 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       }
     }
     for (BackendConnection c : late) {
-      Pending pending = c.current;
       getContext().getLog().warn("backend {}: no response within {} ms on {}", c.link.id,
           settings.connections().responseTimeout().toMillis(), c);
+      Pending pending = discard(c, new TimeoutException("response timeout"));
       c.link.recordDropped(now - pending.sentNanos);
-      c.current = null;
-      remove(c);
-      c.abort(new TimeoutException("response timeout"));
       gatewayTimeout++;
       pending.reply.complete(errorResponse(StatusCodes.GATEWAY_TIMEOUT,
           "back-end " + c.link.id + " sent no response within " + settings.connections().responseTimeout().toMillis()
@@ -613,11 +602,9 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     c.served++;
     BackendLink link = c.link;
     if (c.closeWhenDone) {
-      remove(c);
-      c.close();
+      retire(c);
     } else if (link.connections.size() > link.granted) {
-      remove(c);
-      c.close();
+      retire(c);
       sendDemand(link);
     } else {
       makeIdle(c);
@@ -627,6 +614,21 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   private void makeIdle(BackendConnection c) {
     c.link.transition(c, BackendConnection.State.IDLE);
     c.idleSinceNanos = System.nanoTime();
+  }
+
+  /** Closes {@code c} once nothing is on it (it is idle or just finished). */
+  private void retire(BackendConnection c) {
+    remove(c);
+    c.close();
+  }
+
+  /** Tears {@code c} down now, whatever is on it; returns the request it carried, if any. */
+  private Pending discard(BackendConnection c, Throwable cause) {
+    Pending pending = c.current;
+    c.current = null;
+    remove(c);
+    c.abort(cause);
+    return pending;
   }
 
   private void remove(BackendConnection c) {
@@ -664,8 +666,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
       if (idle == null) {
         break;
       }
-      remove(idle);
-      idle.close();
+      retire(idle);
       closed = true;
     }
     if (closed) {
@@ -718,8 +719,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
         if (c.state == BackendConnection.State.IDLE && now - c.idleSinceNanos >= idleNanos
             && link.connections.size() > preOpen) {
           getContext().getLog().debug("backend {}: closing idle connection {}", link.id, c);
-          remove(c);
-          c.close();
+          retire(c);
         }
       }
     }
