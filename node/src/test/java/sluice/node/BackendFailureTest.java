@@ -34,8 +34,8 @@ class BackendFailureTest {
   void aBackendClosingKeptAliveConnectionsIsInvisibleToClients() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
       backend.closeAfterEachResponse(true);
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
-          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry()));
+      var settings = TestSettings.onePool(backend.port(), 4,
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry());
       try (SluiceNode node = Nodes.start(settings)) {
         List<Future<Integer>> results = new ArrayList<>();
         for (int c = 0; c < 8; c++) {
@@ -68,8 +68,8 @@ class BackendFailureTest {
   void aBackendDyingMidResponseGives502ToThatClientOnly() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
       backend.dieMidResponse("/die").delay(Duration.ofMillis(2));
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
-          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry()));
+      var settings = TestSettings.onePool(backend.port(), 4,
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry());
       try (SluiceNode node = Nodes.start(settings)) {
         List<Future<Integer>> others = new ArrayList<>();
         for (int c = 0; c < 4; c++) {
@@ -107,8 +107,8 @@ class BackendFailureTest {
   void aBackendClosingBeforeAnsweringIsRetriedOnceThen502() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
       backend.dieBeforeResponse("/never");
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 2)),
-          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry()));
+      var settings = TestSettings.onePool(backend.port(), 2,
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry());
       try (SluiceNode node = Nodes.start(settings); RawHttp http = RawHttp.connect(node.httpPort())) {
         RawHttp.Response r = http.get("/never");
         assertEquals(502, r.status(), r.bodyText());
@@ -122,8 +122,8 @@ class BackendFailureTest {
   @Test
   void aBackendThatIsDownGives503AndTrafficResumesWhenItComesBack() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
-          TestSettings.queue(10_000, Duration.ofMillis(500), 10_000), quickRetry()));
+      var settings = TestSettings.onePool(backend.port(), 4,
+          TestSettings.queue(10_000, Duration.ofMillis(500), 10_000), quickRetry());
       try (SluiceNode node = Nodes.start(settings); RawHttp http = RawHttp.connect(node.httpPort())) {
         assertEquals(200, http.get("/before").status());
         backend.stop();
@@ -149,8 +149,8 @@ class BackendFailureTest {
     try (TestBackend backend = TestBackend.started()) {
       var connections = new ConnectionSettings(1, Duration.ofSeconds(30), Duration.ofSeconds(1),
           Duration.ofMillis(300), Duration.ofMillis(50), Duration.ofMillis(200), 64 * 1024);
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 2)),
-          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), connections));
+      var settings = TestSettings.onePool(backend.port(), 2,
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), connections);
       try (SluiceNode node = Nodes.start(settings); RawHttp http = RawHttp.connect(node.httpPort())) {
         backend.holdResponses();
         RawHttp.Response r = http.get("/slow");

@@ -32,8 +32,8 @@ class ConnectionLifecycleTest {
     try (TestBackend backend = TestBackend.started()) {
       var connections = new ConnectionSettings(2, Duration.ofMillis(400), Duration.ofSeconds(1), Duration.ofSeconds(10),
           Duration.ofMillis(50), Duration.ofMillis(500), 64 * 1024);
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 6)),
-          TestSettings.queue(100, Duration.ofSeconds(30), 100), connections));
+      var settings = TestSettings.onePool(backend.port(), 6,
+          TestSettings.queue(100, Duration.ofSeconds(30), 100), connections);
       try (SluiceNode node = Nodes.start(settings)) {
         assertTrue(backend.awaitConnectionsOpen(2, Duration.ofSeconds(10)), "two connections pre-opened");
         assertEquals(0, backend.requests().size());
@@ -60,8 +60,8 @@ class ConnectionLifecycleTest {
   @Test
   void whenTheLimitDropsBusyConnectionsFinishAndOnlyThenClose() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
-          TestSettings.queue(100, Duration.ofSeconds(30), 100), TestSettings.connections()));
+      var settings = TestSettings.onePool(backend.port(), 4,
+          TestSettings.queue(100, Duration.ofSeconds(30), 100), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
         backend.holdResponses();
         List<Future<RawHttp.Response>> held = new ArrayList<>();

@@ -26,8 +26,8 @@ class HttpProtocolTest {
     backend = TestBackend.started();
     var http = new HttpSettings("127.0.0.1", 0, Duration.ofSeconds(30), Duration.ofMillis(800), 2048, 256, 1024, 50,
         1L << 40);
-    var base = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 4)),
-        TestSettings.queue(1000, Duration.ofSeconds(30), 1000), TestSettings.connections()));
+    var base = TestSettings.onePool(backend.port(), 4,
+          TestSettings.queue(1000, Duration.ofSeconds(30), 1000), TestSettings.connections());
     var settings = new sluice.node.settings.SluiceSettings(http, base.cluster(), base.pools(), base.routes(),
         base.defaultPool(), base.reportInterval(), base.controllerWindow(), base.statusInterval());
     node = Nodes.start(settings);

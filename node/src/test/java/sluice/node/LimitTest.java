@@ -23,8 +23,8 @@ class LimitTest {
   void twoHundredClientsThroughLimitEightUseAtMostEightConnections() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
       backend.delay(Duration.ofMillis(2));
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 8)),
-          TestSettings.queue(10_000, Duration.ofSeconds(60), 10_000), TestSettings.connections()));
+      var settings = TestSettings.onePool(backend.port(), 8,
+          TestSettings.queue(10_000, Duration.ofSeconds(60), 10_000), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
         int clients = 200;
         int perClient = 10;

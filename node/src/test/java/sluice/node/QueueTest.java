@@ -35,8 +35,8 @@ class QueueTest {
   @Test
   void requestsAreServedInTheOrderTheyArrived() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 1)),
-          TestSettings.queue(100, Duration.ofSeconds(60), 100), TestSettings.connections()));
+      var settings = TestSettings.onePool(backend.port(), 1,
+          TestSettings.queue(100, Duration.ofSeconds(60), 100), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
         backend.holdResponses();
         List<RawHttp> connections = new ArrayList<>();
@@ -71,8 +71,8 @@ class QueueTest {
   @Test
   void aFullQueueAnswers503WithRetryAfter() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 1)),
-          TestSettings.queue(2, Duration.ofSeconds(60), 2), TestSettings.connections()));
+      var settings = TestSettings.onePool(backend.port(), 1,
+          TestSettings.queue(2, Duration.ofSeconds(60), 2), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
         backend.holdResponses();
         List<Future<RawHttp.Response>> held = new ArrayList<>();
@@ -105,8 +105,8 @@ class QueueTest {
   @Test
   void aRequestThatWaitsPastTheTimeoutGets503() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 1)),
-          TestSettings.queue(100, Duration.ofMillis(300), 100), TestSettings.connections()));
+      var settings = TestSettings.onePool(backend.port(), 1,
+          TestSettings.queue(100, Duration.ofMillis(300), 100), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
         backend.holdResponses();
         Future<RawHttp.Response> first = sendAsync(RawHttp.connect(node.httpPort()), "/held", "first");
@@ -134,8 +134,8 @@ class QueueTest {
   @Test
   void aboveTheThresholdNewConnectionsAreRefusedAndEstablishedOnesServed() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 1)),
-          TestSettings.queue(100, Duration.ofSeconds(60), 2), TestSettings.connections()));
+      var settings = TestSettings.onePool(backend.port(), 1,
+          TestSettings.queue(100, Duration.ofSeconds(60), 2), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
         RawHttp established = RawHttp.connect(node.httpPort());
         assertEquals(200, established.get("/warm").status());
@@ -174,8 +174,8 @@ class QueueTest {
   @Test
   void aRequestWhoseClientLeftWhileWaitingNeverReachesTheBackend() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
-      var settings = TestSettings.node(TestSettings.pool("web", List.of(TestSettings.backend(backend.port(), 1)),
-          TestSettings.queue(100, Duration.ofSeconds(60), 100), TestSettings.connections()));
+      var settings = TestSettings.onePool(backend.port(), 1,
+          TestSettings.queue(100, Duration.ofSeconds(60), 100), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
         backend.holdResponses();
         Future<RawHttp.Response> first = sendAsync(RawHttp.connect(node.httpPort()), "/first", "first");

@@ -44,6 +44,11 @@ final class TestSettings {
     return new PoolSettings(name, backends, Balance.ROUND_ROBIN, queue, connections, Optional.empty());
   }
 
+  /** One pool "web" with one back-end at 127.0.0.1:port and a fixed limit. */
+  static SluiceSettings onePool(int port, int limit, QueueSettings queue, ConnectionSettings connections) {
+    return node(pool("web", List.of(backend(port, limit)), queue, connections));
+  }
+
   static SluiceSettings node(PoolSettings... pools) {
     Map<String, PoolSettings> byName = new LinkedHashMap<>();
     for (PoolSettings p : pools) {
