@@ -13,7 +13,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Thrashing back-ends ({@code sluice.node.demo.ThrashingBackend}), one JVM each, started fresh for
+ * Thrashing back-ends ({@code sluice.demo.ThrashingBackend}), one JVM each, started fresh for
  * every target's run: a back-end that was thrashing keeps serving its abandoned requests after the
  * clients leave, which would slow the next target down.
  */
@@ -46,7 +46,7 @@ final class Backends implements AutoCloseable {
     for (Spec spec : specs) {
       int port = Children.freePort();
       Process p = children.start("backend-" + i++, List.of(javaBin, "-Xmx512m", "-cp", sluiceJar,
-          "sluice.node.demo.ThrashingBackend", "--host", "127.0.0.1", "--port", String.valueOf(port),
+          "sluice.demo.ThrashingBackend", "--host", "127.0.0.1", "--port", String.valueOf(port),
           "--s0", spec.s0(), "--alpha", String.valueOf(spec.alpha()), "--beta",
           String.valueOf(spec.beta()), "--body", "100"));
       processes.add(p);

@@ -7,7 +7,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import sluice.node.demo.ThrashingBackend;
+import sluice.demo.ThrashingBackend;
 
 /**
  * The load driver measures what it claims: latency never below the back-end's service time,

@@ -2,8 +2,8 @@ package sluice.node;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import sluice.node.demo.ThrashingBackend;
-import sluice.node.demo.ThrashingParams;
+import sluice.demo.ThrashingBackend;
+import sluice.demo.ThrashingParams;
 
 /**
  * The embedded default: a demo back-end that thrashes (its service time grows with the

@@ -1,4 +1,4 @@
-package sluice.node.demo;
+package sluice.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package sluice.node.demo;
+package sluice.demo;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package sluice.node.demo;
+package sluice.demo;
 
 import java.util.ArrayDeque;
 import java.util.function.Consumer;

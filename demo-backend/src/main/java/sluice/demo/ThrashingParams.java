@@ -1,4 +1,4 @@
-package sluice.node.demo;
+package sluice.demo;
 
 import java.time.Duration;
 import java.util.Locale;
