@@ -2,6 +2,7 @@ package sluice.bench;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -30,8 +31,15 @@ import org.HdrHistogram.Histogram;
  * target cannot hide its queueing by slowing the driver down (no coordinated omission).
  *
  * <p>Connections beyond {@code activeConnections} are opened and then left idle (the "many
- * connections" case). A connection that fails or that the target closes is reopened after a
- * short pause; the failure counts as an error.
+ * connections" case): they connect and never send a request. A connection that fails or that the
+ * target closes is reopened after a short pause; the failure counts as an error.
+ *
+ * <p>Burst ({@link Config#burst}): instead of opening the connections first (at most 256 pending
+ * connects per thread) and starting the load once all are open, every socket is created and
+ * registered beforehand and then all connect() calls are issued together at the start of the run;
+ * each connection sends its first request the moment it is connected and goes on in a closed
+ * loop. The time from each connection's connect() call to the end of its first response goes into
+ * a histogram of its own ({@link Burst}).
  *
  * <p>Invariants: a connection is in exactly one state of {@link Conn.State}; only its thread
  * touches it. The per-thread counters are merged after the threads have stopped.
@@ -48,18 +56,34 @@ public final class LoadDriver {
    * @param warmup            load that is not counted
    * @param measure           the counted window, after the warm-up
    * @param threads           NIO threads
+   * @param burst             all connects at once at the start of the run, each connection's
+   *                          first-response time recorded (closed loop, every connection active)
    */
   public record Config(List<InetSocketAddress> targets, int connections, int activeConnections,
-      double ratePerSecond, Duration warmup, Duration measure, int threads) {
+      double ratePerSecond, Duration warmup, Duration measure, int threads, boolean burst) {
     public Config {
       if (activeConnections > connections || connections < 1 || threads < 1) {
         throw new IllegalArgumentException("bad driver config " + connections + "/" + activeConnections);
       }
+      if (burst && (activeConnections != connections || ratePerSecond > 0)) {
+        throw new IllegalArgumentException("a burst is a closed loop over all its connections");
+      }
+    }
+
+    public Config(List<InetSocketAddress> targets, int connections, int activeConnections,
+        double ratePerSecond, Duration warmup, Duration measure, int threads) {
+      this(targets, connections, activeConnections, ratePerSecond, warmup, measure, threads, false);
     }
 
     public static Config closed(List<InetSocketAddress> targets, int connections, Duration warmup,
         Duration measure) {
       return new Config(targets, connections, connections, 0, warmup, measure, 2);
+    }
+
+    /** {@code connections} connects issued at once, then a closed loop over all of them. */
+    public static Config burst(List<InetSocketAddress> targets, int connections, Duration warmup,
+        Duration measure) {
+      return new Config(targets, connections, connections, 0, warmup, measure, 2, true);
     }
   }
 
@@ -77,14 +101,32 @@ public final class LoadDriver {
 
   /**
    * The outcome. Rates are over the counted window; latencies are of 2xx responses completed in it.
+   * {@code idleOpenAtEnd}: connections beyond {@code activeConnections} still open when the load
+   * stopped; {@code idleFailures}: how often one of those failed or was closed by the target
+   * (each is then reopened). {@code burst} is null unless {@link Config#burst}.
    */
   public record Result(double goodput, double errorsPerSecond, Map<String, Long> errorKinds,
       double p50Millis, double p90Millis, double p99Millis, double p999Millis, double maxMillis,
-      long unfinished, int connected, double driverCpuCores, long backlogMax, List<Second> series) {}
+      long unfinished, int connected, double driverCpuCores, long backlogMax, List<Second> series,
+      long idleOpenAtEnd, long idleFailures, Burst burst) {}
+
+  /**
+   * The first responses of a burst. First-response time: from a connection's connect() call to the
+   * end of its first response (2xx only; a non-2xx first response or a connection that failed
+   * before it counts in {@code firstFailed}). {@code connectSpreadMillis}: from the first connect()
+   * call to the last. {@code lastFirstMillis}: from the start of the run to the last first response
+   * (when the burst had drained); {@code firstInWindow}: first responses that came only after the
+   * counted window had begun (then the window overlaps the burst). {@code driverCpuCores}: CPU of the
+   * driver's NIO threads from the first connect to the last first response, over that time.
+   */
+  public record Burst(int connections, long firstOk, long firstFailed, double p50Millis,
+      double p99Millis, double maxMillis, double connectSpreadMillis, double lastFirstMillis,
+      long firstInWindow, double driverCpuCores) {}
 
   private static final long CONNECT_RETRY_NANOS = 20_000_000L;
   private static final int MAX_PENDING_CONNECTS_PER_THREAD = 256;
   private static final Duration CONNECT_ALL_TIMEOUT = Duration.ofSeconds(60);
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   private final Config config;
   private final byte[] request;
@@ -109,8 +151,7 @@ public final class LoadDriver {
       w.thread.setDaemon(true);
       w.thread.start();
     }
-    connected.await();
-    int open = workers.stream().mapToInt(w -> w.connectedCount).sum();
+    connected.await(); // burst: every socket created and registered, none connected yet
 
     long start = System.nanoTime();
     long measureStart = start + config.warmup().toNanos();
@@ -149,6 +190,7 @@ public final class LoadDriver {
     for (Worker w : workers) {
       w.thread.join();
     }
+    int open = workers.stream().mapToInt(w -> w.connectedCount).sum();
     return merge(workers, open, cpuUsed / (double) config.measure().toNanos());
   }
 
@@ -183,9 +225,41 @@ public final class LoadDriver {
       series.add(new Second(s, okS, errS, millis(h, 50), millis(h, 99)));
     }
     double window = config.measure().toNanos() / 1e9;
+    long idleOpen = workers.stream().mapToLong(w -> w.idleOpenAtEnd).sum();
+    long idleFailures = workers.stream().mapToLong(w -> w.idleFailures).sum();
     return new Result(ok / window, errors / window, kinds, millis(all, 50), millis(all, 90),
         millis(all, 99), millis(all, 99.9), all.getTotalCount() == 0 ? Double.NaN : all.getMaxValue() / 1000.0,
-        unfinished, open, cpuCores, backlogMax, series);
+        unfinished, open, cpuCores, backlogMax, series, idleOpen, idleFailures,
+        config.burst() ? mergeBurst(workers) : null);
+  }
+
+  private Burst mergeBurst(List<Worker> workers) {
+    Histogram first = new Histogram(3);
+    long ok = 0;
+    long failed = 0;
+    long inWindow = 0;
+    long firstConnect = Long.MAX_VALUE;
+    long lastConnect = Long.MIN_VALUE;
+    long lastFirst = Long.MIN_VALUE;
+    long cpuNanos = 0;
+    for (Worker w : workers) {
+      first.add(w.firstResponse);
+      ok += w.firstOk;
+      failed += w.firstFailed;
+      inWindow += w.firstInWindow;
+      firstConnect = Math.min(firstConnect, w.firstConnectAt);
+      lastConnect = Math.max(lastConnect, w.lastConnectAt);
+      if (w.firstOk + w.firstFailed > 0) {
+        lastFirst = Math.max(lastFirst, w.lastFirstAt);
+      }
+      cpuNanos += w.burstCpuEndNanos - w.burstCpuStartNanos;
+    }
+    double drainedNanos = lastFirst == Long.MIN_VALUE ? Double.NaN : lastFirst - workers.get(0).start;
+    double lastFirstMillis = drainedNanos / 1e6;
+    double spanNanos = lastFirst == Long.MIN_VALUE ? Double.NaN : lastFirst - firstConnect;
+    return new Burst(config.connections(), ok, failed, millis(first, 50), millis(first, 99),
+        first.getTotalCount() == 0 ? Double.NaN : first.getMaxValue() / 1000.0,
+        (lastConnect - firstConnect) / 1e6, lastFirstMillis, inWindow, cpuNanos / spanNanos);
   }
 
   private static double millis(Histogram h, double percentile) {
@@ -205,6 +279,7 @@ public final class LoadDriver {
     final ArrayDeque<long[]> reconnects = new ArrayDeque<>(); // {dueNanos, connIndex}
     final ArrayDeque<Long> backlog = new ArrayDeque<>(); // open loop: intended send times waiting
     final Histogram latency = new Histogram(3);
+    final Histogram firstResponse = new Histogram(3); // burst: connect() to end of first response
     final Histogram[] perSecond;
     final long[] okPerSecond;
     final long[] errorsPerSecond;
@@ -224,6 +299,17 @@ public final class LoadDriver {
     long backlogMax;
     long intervalNanos;
     long nextDue;
+    long idleOpenAtEnd;
+    long idleFailures;
+    // burst
+    long firstOk;
+    long firstFailed;
+    long firstInWindow;
+    long firstConnectAt = Long.MAX_VALUE;
+    long lastConnectAt = Long.MIN_VALUE;
+    long lastFirstAt;
+    long burstCpuStartNanos;
+    long burstCpuEndNanos;
 
     Worker(int index, int stride) {
       this.index = index;
@@ -254,8 +340,14 @@ public final class LoadDriver {
 
     void runLoop() {
       try {
-        connectAll();
-        connectedCount = (int) conns.stream().filter(c -> c.state != Conn.State.CLOSED).count();
+        if (config.burst()) {
+          for (Conn c : conns) {
+            c.prepare();
+          }
+        } else {
+          connectAll();
+          connectedCount = (int) conns.stream().filter(c -> c.state != Conn.State.CLOSED).count();
+        }
         connectedLatch.countDown();
         while (!running) {
           selector.select(5);
@@ -266,8 +358,16 @@ public final class LoadDriver {
           intervalNanos = Math.max(1, (long) (stride * 1e9 / config.ratePerSecond()));
           nextDue = start + index * intervalNanos / stride;
         }
+        if (config.burst()) {
+          burstCpuStartNanos = THREADS.getCurrentThreadCpuTime();
+          burstCpuEndNanos = burstCpuStartNanos;
+          for (Conn c : conns) {
+            c.firstPending = true;
+            c.connect(); // a connection sends its first request as soon as it is connected
+          }
+        }
         for (Conn c : conns) {
-          if (c.active && c.state == Conn.State.IDLE) {
+          if (c.active && c.state == Conn.State.IDLE && !config.burst()) {
             if (open) {
               idle.add(c);
             } else {
@@ -306,6 +406,12 @@ public final class LoadDriver {
         for (Conn c : conns) {
           if (c.state == Conn.State.WAITING) {
             inFlightAtEnd++;
+          }
+          if (!c.active && c.state == Conn.State.IDLE) {
+            idleOpenAtEnd++;
+          }
+          if (config.burst() && c.everConnected) {
+            connectedCount++;
           }
           c.close();
         }
@@ -413,6 +519,9 @@ public final class LoadDriver {
       SelectionKey key;
       State state = State.CLOSED;
       long sentAt;
+      long connectAt;
+      boolean everConnected;
+      boolean firstPending; // burst: the first response of this connection is still to come
       // response parsing
       boolean inHead;
       long bodyRemaining;
@@ -429,17 +538,46 @@ public final class LoadDriver {
       }
 
       void open() {
+        prepare();
+        if (ch != null) {
+          connect();
+        }
+      }
+
+      /** A socket, non-blocking and registered, not connected yet (null on failure). */
+      void prepare() {
         try {
           ch = SocketChannel.open();
           ch.configureBlocking(false);
           ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+          key = ch.register(selector, 0, this);
+        } catch (IOException e) {
+          if (ch != null) {
+            try {
+              ch.close();
+            } catch (IOException ignored) {
+              // failed anyway
+            }
+          }
+          ch = null;
+          failed("socket " + e.getClass().getSimpleName());
+        }
+      }
+
+      void connect() {
+        if (ch == null) {
+          return; // prepare failed; a reopen is scheduled
+        }
+        try {
           state = State.CONNECTING;
           pendingConnects++;
+          connectAt = System.nanoTime();
+          firstConnectAt = Math.min(firstConnectAt, connectAt);
+          lastConnectAt = Math.max(lastConnectAt, connectAt);
           if (ch.connect(target)) {
-            key = ch.register(selector, 0, this);
             connected();
           } else {
-            key = ch.register(selector, SelectionKey.OP_CONNECT, this);
+            key.interestOps(SelectionKey.OP_CONNECT);
           }
         } catch (IOException e) {
           failed("connect " + e.getClass().getSimpleName());
@@ -457,6 +595,7 @@ public final class LoadDriver {
 
       void connected() {
         pendingConnects--;
+        everConnected = true;
         state = State.IDLE;
         key.interestOps(SelectionKey.OP_READ); // an idle connection notices being closed
         becomeIdle();
@@ -629,6 +768,9 @@ public final class LoadDriver {
         } else {
           recordError("HTTP " + status, now);
         }
+        if (firstPending) {
+          firstDone(now, status >= 200 && status < 300);
+        }
         if (closeAfter) {
           close();
           scheduleReconnect();
@@ -657,10 +799,32 @@ public final class LoadDriver {
         return -1;
       }
 
+      /** The end of a burst connection's first exchange, a response or a failure. */
+      void firstDone(long now, boolean ok) {
+        firstPending = false;
+        if (ok) {
+          firstOk++;
+          firstResponse.recordValue(Math.max(1, (now - connectAt) / 1000));
+        } else {
+          firstFailed++;
+        }
+        if (now >= measureStart) {
+          firstInWindow++;
+        }
+        lastFirstAt = Math.max(lastFirstAt, now);
+        burstCpuEndNanos = THREADS.getCurrentThreadCpuTime();
+      }
+
       void failed(String kind) {
         boolean wasWaiting = state == State.WAITING;
         if (state == State.CONNECTING) {
           pendingConnects--;
+        }
+        if (!active) {
+          idleFailures++;
+        }
+        if (firstPending) {
+          firstDone(System.nanoTime(), false);
         }
         close();
         if (wasWaiting || running) {

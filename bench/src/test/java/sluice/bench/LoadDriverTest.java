@@ -33,6 +33,38 @@ class LoadDriverTest {
   }
 
   @Test
+  void burstRecordsTheFirstResponseOfEveryConnectionFromItsConnectCall() throws Exception {
+    try (ThrashingBackend backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(5), 0, 0, 100).start()) {
+      var target = List.of(new InetSocketAddress("127.0.0.1", backend.port()));
+      LoadDriver.Result r = new LoadDriver(LoadDriver.Config.burst(target, 200, Duration.ofMillis(500),
+          Duration.ofMillis(500))).run(new LoadDriver.Observer() {});
+      LoadDriver.Burst b = r.burst();
+      assertEquals(200, b.connections());
+      assertEquals(200, b.firstOk(), "every connection had its first response");
+      assertEquals(0, b.firstFailed());
+      assertEquals(200, r.connected());
+      assertTrue(b.p50Millis() >= 5, "a first response is not faster than the 5 ms service time: " + b.p50Millis());
+      assertTrue(b.maxMillis() >= b.p99Millis() && b.p99Millis() >= b.p50Millis());
+      assertTrue(r.goodput() > 0, "the closed loop goes on after the first responses: " + r.goodput());
+    }
+  }
+
+  @Test
+  void connectionsBeyondTheActiveOnesStayOpenAndSendNothing() throws Exception {
+    try (ThrashingBackend backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(5), 0, 0, 100).start()) {
+      var target = List.of(new InetSocketAddress("127.0.0.1", backend.port()));
+      var config = new LoadDriver.Config(target, 10, 2, 0, Duration.ofMillis(200), Duration.ofMillis(500), 2);
+      LoadDriver.Result r = new LoadDriver(config).run(new LoadDriver.Observer() {});
+      assertEquals(10, r.connected());
+      assertEquals(8, r.idleOpenAtEnd(), "the 8 idle connections were open at the end");
+      assertEquals(0, r.idleFailures());
+      // 2 active connections, 5 ms each: at most 400 responses a second
+      assertTrue(r.goodput() <= 400 * 1.05, "only the active connections sent requests: " + r.goodput());
+      assertEquals(null, r.burst());
+    }
+  }
+
+  @Test
   void openLoopLatencyCountsFromTheIntendedSendTime() throws Exception {
     // 2 connections, 50 ms each: at most 40 responses a second; 200 a second are due
     try (ThrashingBackend backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(50), 0, 0, 100).start()) {
