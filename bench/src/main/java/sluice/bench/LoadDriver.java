@@ -113,15 +113,20 @@ public final class LoadDriver {
   /**
    * The first responses of a burst. First-response time: from a connection's connect() call to the
    * end of its first response (2xx only; a non-2xx first response or a connection that failed
-   * before it counts in {@code firstFailed}). {@code connectSpreadMillis}: from the first connect()
-   * call to the last. {@code lastFirstMillis}: from the start of the run to the last first response
-   * (when the burst had drained); {@code firstInWindow}: first responses that came only after the
-   * counted window had begun (then the window overlaps the burst). {@code driverCpuCores}: CPU of the
-   * driver's NIO threads from the first connect to the last first response, over that time.
+   * before it counts in {@code firstFailed}). The percentiles are over all {@code connections}: a
+   * connection without a first 2xx counts as longer than the run, so a percentile that falls on one
+   * is NaN (and so is the max unless every connection had one).
+   * {@code connectSpreadMillis}: from the first connect() call to the last;
+   * {@code connectLoopCpuMillis}: CPU of the driver's threads while they issued the connects (on
+   * loopback the kernel runs both ends of the handshake in the connecting thread).
+   * {@code lastFirstMillis}: from the start of the run to the last first response (when the burst
+   * had drained); {@code firstInWindow}: first responses that came only after the counted window
+   * had begun (then the window overlaps the burst). {@code driverCpuCores}: CPU of the driver's
+   * threads from the first connect to the last first response, over that time.
    */
   public record Burst(int connections, long firstOk, long firstFailed, double p50Millis,
-      double p99Millis, double maxMillis, double connectSpreadMillis, double lastFirstMillis,
-      long firstInWindow, double driverCpuCores) {}
+      double p99Millis, double maxMillis, double connectSpreadMillis, double connectLoopCpuMillis,
+      double lastFirstMillis, long firstInWindow, double driverCpuCores) {}
 
   private static final long CONNECT_RETRY_NANOS = 20_000_000L;
   private static final int MAX_PENDING_CONNECTS_PER_THREAD = 256;
@@ -242,7 +247,9 @@ public final class LoadDriver {
     long lastConnect = Long.MIN_VALUE;
     long lastFirst = Long.MIN_VALUE;
     long cpuNanos = 0;
+    long connectLoopCpu = 0;
     for (Worker w : workers) {
+      connectLoopCpu += w.connectLoopCpuNanos;
       first.add(w.firstResponse);
       ok += w.firstOk;
       failed += w.firstFailed;
@@ -257,9 +264,22 @@ public final class LoadDriver {
     double drainedNanos = lastFirst == Long.MIN_VALUE ? Double.NaN : lastFirst - workers.get(0).start;
     double lastFirstMillis = drainedNanos / 1e6;
     double spanNanos = lastFirst == Long.MIN_VALUE ? Double.NaN : lastFirst - firstConnect;
-    return new Burst(config.connections(), ok, failed, millis(first, 50), millis(first, 99),
-        first.getTotalCount() == 0 ? Double.NaN : first.getMaxValue() / 1000.0,
-        (lastConnect - firstConnect) / 1e6, lastFirstMillis, inWindow, cpuNanos / spanNanos);
+    int n = config.connections();
+    return new Burst(n, ok, failed, overAll(first, n, 50), overAll(first, n, 99), overAll(first, n, 100),
+        (lastConnect - firstConnect) / 1e6, connectLoopCpu / 1e6, lastFirstMillis, inWindow,
+        cpuNanos / spanNanos);
+  }
+
+  /**
+   * The percentile of {@code h} over {@code n} values of which only {@code h.getTotalCount()} are in
+   * it, the rest longer than anything in it: NaN if the percentile falls on one of the rest.
+   */
+  static double overAll(Histogram h, int n, double percentile) {
+    long rank = Math.max(1, (long) Math.ceil(percentile / 100 * n));
+    if (rank > h.getTotalCount()) {
+      return Double.NaN;
+    }
+    return h.getValueAtPercentile(100.0 * rank / h.getTotalCount()) / 1000.0;
   }
 
   private static double millis(Histogram h, double percentile) {
@@ -310,6 +330,7 @@ public final class LoadDriver {
     long lastFirstAt;
     long burstCpuStartNanos;
     long burstCpuEndNanos;
+    long connectLoopCpuNanos;
 
     Worker(int index, int stride) {
       this.index = index;
@@ -365,6 +386,7 @@ public final class LoadDriver {
             c.firstPending = true;
             c.connect(); // a connection sends its first request as soon as it is connected
           }
+          connectLoopCpuNanos = THREADS.getCurrentThreadCpuTime() - burstCpuStartNanos;
         }
         for (Conn c : conns) {
           if (c.active && c.state == Conn.State.IDLE && !config.burst()) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
 import sluice.demo.ThrashingBackend;
 
@@ -47,6 +48,19 @@ class LoadDriverTest {
       assertTrue(b.maxMillis() >= b.p99Millis() && b.p99Millis() >= b.p50Millis());
       assertTrue(r.goodput() > 0, "the closed loop goes on after the first responses: " + r.goodput());
     }
+  }
+
+  @Test
+  void aBurstPercentileCountsTheConnectionsWithoutAFirstResponseAsLongerThanTheRun() {
+    Histogram firstResponses = new Histogram(3);
+    for (int ms = 1; ms <= 60; ms++) { // 60 of 100 connections had their first response, in 1..60 ms
+      firstResponses.recordValue(ms * 1000L);
+    }
+    assertEquals(50, LoadDriver.overAll(firstResponses, 100, 50), 0.1);
+    assertEquals(60, LoadDriver.overAll(firstResponses, 100, 60), 0.1);
+    assertTrue(Double.isNaN(LoadDriver.overAll(firstResponses, 100, 61)), "falls on a connection with none");
+    assertTrue(Double.isNaN(LoadDriver.overAll(firstResponses, 100, 100)), "no max unless all had one");
+    assertEquals(60, LoadDriver.overAll(firstResponses, 60, 100), 0.1);
   }
 
   @Test
