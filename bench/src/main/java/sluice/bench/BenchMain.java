@@ -21,31 +21,91 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Runs every scenario against every target, interleaved: each round runs each target of a
- * scenario once, the order rotated by one per round; each target's run gets fresh back-ends and a
- * fresh proxy. Writes a markdown table, a JSON file and PNG plots per scenario, and a summary of
+ * Runs every scenario of a set against every target, interleaved: each round runs each target of
+ * a scenario once, the order rotated by one per round; each target's run gets fresh back-ends and
+ * a fresh proxy. Writes a markdown table, a JSON file and PNG plots per scenario, and a summary of
  * the headline ratios, under the results directory; prints the tables.
+ *
+ * <p>Two sets: {@code default} (the scenarios of the first bench) and {@code dataplane} (the five
+ * figures the Netty data plane is judged by, each as a ratio against HAProxy of the same round).
  */
 public final class BenchMain {
 
   /** A parameter change of one back-end, {@code atSecond} seconds after the run's start. */
   record Shift(int atSecond, int backend, String query) {}
 
-  record Scenario(String name, String title, List<Backends.Spec> backends, int connections,
-      int active, double rate, List<Target> targets, Duration warmup, Duration measure,
-      List<Shift> shifts, boolean memory) {}
+  /**
+   * One row of a scenario: a target under the scenario's load plus {@code idle} connections that
+   * are opened beside the scenario's ones and send nothing.
+   */
+  record Arm(String name, Target target, int idle) {
+    static Arm of(Target t) {
+      return new Arm(t.name(), t, 0);
+    }
 
-  /** One target's run in one round. */
+    static Arm withIdle(Target t, int idle) {
+      return new Arm(t.name() + " +" + idle + " idle", t, idle);
+    }
+  }
+
+  /**
+   * A headline figure: one value per round, computed from that round's outcomes by arm name (NaN if
+   * it cannot be), reported as median (min-max) over rounds; {@code na} says why when no round gave
+   * a value.
+   */
+  record Figure(String label, String format, String unit, String goal,
+      ToDoubleFunction<Map<String, Outcome>> perRound, String na) {
+    Figure(String label, String format, String unit, String goal, ToDoubleFunction<Map<String, Outcome>> perRound) {
+      this(label, format, unit, goal, perRound, "a run failed or had no 2xx");
+    }
+  }
+
+  /**
+   * {@code burst}: the driver opens all connections at once ({@link LoadDriver.Config#burst}), after
+   * a pre-warm of the proxy; {@code figures}: the headline figures (empty: the default set's ratios).
+   */
+  record Scenario(String name, String title, List<Backends.Spec> backends, int connections,
+      int active, double rate, List<Arm> arms, Duration warmup, Duration measure,
+      List<Shift> shifts, boolean memory, boolean burst, List<Figure> figures) {
+
+    Scenario(String name, String title, List<Backends.Spec> backends, int connections, int active,
+        double rate, List<Target> targets, Duration warmup, Duration measure, List<Shift> shifts,
+        boolean memory) {
+      this(name, title, backends, connections, active, rate, targets.stream().map(Arm::of).toList(),
+          warmup, measure, shifts, memory, false, List.of());
+    }
+  }
+
+  /**
+   * One arm's run in one round. {@code proxyCpuMicrosPerRequest}: the proxy's CPU seconds over the
+   * counted window / the 2xx responses of the window, in microseconds (NaN without a proxy or 2xx);
+   * {@code proxyFdsAtEnd}: the proxy's open file descriptors at the end of the window (-1: none);
+   * {@code listenOverflows}, {@code synRetransmits}: the kernel's TcpExt counters ListenOverflows
+   * and TCPSynRetrans over the driver's run (system-wide: another job's connects count too).
+   */
   record Outcome(String target, int round, LoadDriver.Result r, double proxyCpuCores,
-      double backendCpuCores, double proxyRssMaxMiB, int backendMaxInFlight, double heapUsedMiB,
-      double heapLiveMiB, String failure) {}
+      double proxyCpuMicrosPerRequest, double backendCpuCores, double proxyRssMaxMiB,
+      int proxyFdsAtEnd, int backendMaxInFlight, double heapUsedMiB, double heapLiveMiB,
+      long listenOverflows, long synRetransmits, String failure) {}
 
   static final Backends.Spec FAST = new Backends.Spec("0", 0, 0);
   /** Best N = sqrt(0.96 / 0.0024) = 20; peak about 3,740 req/s. */
   static final Backends.Spec THRASH = new Backends.Spec("2ms", 0.04, 0.0024);
   static final Backends.Spec THRASH_SLOW = new Backends.Spec("6ms", 0.04, 0.0024);
 
+  /** Idle connections of the dataplane set's idle-connections scenario. */
+  static final int IDLE = 10_000;
+  /** The burst's steady-state window starts at least this long after the connects. */
+  static final Duration BURST_MIN_WARMUP = Duration.ofSeconds(5);
+  /** Connections of the pre-warm before a burst: the limit, so nothing queues in the proxy. */
+  static final int PREWARM_CONNECTIONS = 24;
+
   private final boolean quick;
+  /** "--quick", "full" (the defaults) or "custom" (rounds, warm-up or window given). */
+  private final String runKind;
+  private final String set;
+  private final int haproxyThreads;
+  private final List<String> sluiceJavaOpts;
   private final int rounds;
   private final Duration warmup;
   private final Duration measure;
@@ -59,6 +119,8 @@ public final class BenchMain {
 
   private BenchMain(Map<String, String> opts) throws IOException {
     quick = opts.containsKey("quick");
+    runKind = quick ? "--quick" : opts.containsKey("rounds") || opts.containsKey("warmup")
+        || opts.containsKey("measure") ? "custom" : "full";
     rounds = Integer.parseInt(opts.getOrDefault("rounds", quick ? "1" : "3"));
     warmup = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("warmup", quick ? "3" : "5")));
     measure = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("measure", quick ? "4" : "15")));
@@ -66,11 +128,21 @@ public final class BenchMain {
         .mapToInt(Integer::parseInt).toArray();
     openRate = Double.parseDouble(opts.getOrDefault("open-rate", "2000"));
     only = opts.containsKey("only") ? Set.of(opts.get("only").split(",")) : Set.of();
+    set = opts.getOrDefault("set", "default");
+    if (!set.equals("default") && !set.equals("dataplane")) {
+      throw new IllegalArgumentException("--set must be default or dataplane, not " + set);
+    }
+    haproxyThreads = Integer.parseInt(opts.getOrDefault("haproxy-threads", "1"));
+    if (haproxyThreads < 1) {
+      throw new IllegalArgumentException("--haproxy-threads must be >= 1, not " + haproxyThreads);
+    }
+    String javaOpts = System.getenv("SLUICE_JAVA_OPTS");
+    sluiceJavaOpts = javaOpts == null || javaOpts.isBlank() ? List.of() : List.of(javaOpts.trim().split("\\s+"));
     String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd_HHmm"));
     dir = Files.createDirectories(Path.of(opts.getOrDefault("out", "bench/results/" + stamp)));
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     env = new Target.Env(new Children(dir), javaBin, opts.getOrDefault("sluice-jar", "node/target/sluice.jar"),
-        opts.getOrDefault("haproxy", "haproxy"), dir);
+        opts.getOrDefault("haproxy", "haproxy"), dir, sluiceJavaOpts);
   }
 
   public static void main(String[] args) throws Exception {
@@ -97,15 +169,30 @@ public final class BenchMain {
     long started = System.nanoTime();
     String machine = machine();
     System.out.println("results in " + dir + "\n" + machine);
-    summary.append("# Sluice bench, ").append(quick ? "--quick" : "full").append(" run\n\n")
-        .append(machine).append('\n');
-    List<Target> thrashTargets = new ArrayList<>(List.of(new Target.Direct(), new Target.HAProxy(0)));
+    String jvm = sluiceJvm();
+    System.out.println(jvm);
+    Files.createDirectories(dir.resolve("configs"));
+    Files.writeString(dir.resolve("configs").resolve("sluice-java-opts.txt"), jvm);
+    summary.append("# Sluice bench, ").append(set).append(" set, ").append(runKind).append(" run\n\n").append(machine).append(jvm).append('\n');
+    if (set.equals("dataplane")) {
+      runDataplane();
+    } else {
+      runDefault();
+    }
+    Files.writeString(dir.resolve("summary.md"), summary.toString());
+    System.out.println("\n" + summary);
+    System.out.printf(Locale.ROOT, "bench took %.1f min; results in %s%n",
+        (System.nanoTime() - started) / 60e9, dir);
+  }
+
+  private void runDefault() throws IOException {
+    List<Target> thrashTargets = new ArrayList<>(List.of(new Target.Direct(), Target.HAProxy.of(0, haproxyThreads)));
     for (int m : sweep) {
-      thrashTargets.add(new Target.HAProxy(m));
+      thrashTargets.add(Target.HAProxy.of(m, haproxyThreads));
     }
     thrashTargets.add(Target.Sluice.fixed(20));
     thrashTargets.add(Target.Sluice.auto());
-    List<Target> overheadTargets = List.of(new Target.Direct(), new Target.HAProxy(0),
+    List<Target> overheadTargets = List.of(new Target.Direct(), Target.HAProxy.of(0, haproxyThreads),
         Target.Sluice.fixed(64), Target.Sluice.auto());
 
     run(new Scenario("overhead", "Overhead: fast back-end (S0=0), 64 connections, closed loop",
@@ -123,18 +210,14 @@ public final class BenchMain {
         thrashTargets, warmup, measure, List.of(), false));
     runShift();
     runManyConnections();
-
-    Files.writeString(dir.resolve("summary.md"), summary.toString());
-    System.out.println("\n" + summary);
-    System.out.printf(Locale.ROOT, "bench took %.1f min; results in %s%n",
-        (System.nanoTime() - started) / 60e9, dir);
   }
 
   private void runShift() throws IOException {
     long phase = quick ? 4 : 10;
     int w = (int) warmup.toSeconds();
-    List<Target> targets = List.of(new Target.Direct(), new Target.HAProxy(10), new Target.HAProxy(20),
-        new Target.HAProxy(40), Target.Sluice.fixed(20), Target.Sluice.auto());
+    List<Target> targets = List.of(new Target.Direct(), Target.HAProxy.of(10, haproxyThreads),
+        Target.HAProxy.of(20, haproxyThreads), Target.HAProxy.of(40, haproxyThreads), Target.Sluice.fixed(20),
+        Target.Sluice.auto());
     // phase 1: best N 20 (~3,740 req/s); phase 2: beta/4 -> best N 40 (~5,700 req/s);
     // phase 3: beta*4 -> best N 10 (~2,250 req/s)
     List<Shift> shifts = List.of(new Shift(w + (int) phase, 0, "beta=0.0006"),
@@ -149,8 +232,147 @@ public final class BenchMain {
         .orElse(16);
     run(new Scenario("many-connections", "Many connections: 10,000 client connections open, 1,000 "
         + "active (closed loop), one back-end with best N = 20", List.of(THRASH), 10_000, 1_000, 0,
-        List.of(new Target.HAProxy(best), Target.Sluice.fixed(20), Target.Sluice.auto()), warmup,
+        List.of(Target.HAProxy.of(best, haproxyThreads), Target.Sluice.fixed(20), Target.Sluice.auto()), warmup,
         measure, List.of(), true));
+  }
+
+  // --- the dataplane set ------------------------------------------------------------------------
+
+  /**
+   * The five figures of the data-plane issue, each against HAProxy of the same round: overhead,
+   * thrash, three back-ends, idle connections, accept burst.
+   */
+  private void runDataplane() throws IOException {
+    Target sluice64 = Target.Sluice.fixed(64);
+    Target sluice24 = Target.Sluice.fixed(24);
+    Target haproxy24 = Target.HAProxy.of(24, haproxyThreads);
+    Target.HAProxy haproxy1t = new Target.HAProxy("haproxy-1t", 0, 1);
+    Target.HAProxy haproxy2t = new Target.HAProxy("haproxy-2t", 0, 2);
+    String s64 = sluice64.name();
+    String s24 = sluice24.name();
+    String h24 = haproxy24.name();
+
+    List<Figure> overhead = new ArrayList<>();
+    for (String h : List.of(haproxy1t.name(), haproxy2t.name())) {
+      overhead.add(ratio(s64 + " req/s / " + h + " req/s", s64, h, BenchMain::goodput,
+          h.equals(haproxy1t.name()) ? ">= 0.8" : ""));
+      overhead.add(ratio(s64 + " p99 / " + h + " p99", s64, h, o -> o.r().p99Millis(),
+          h.equals(haproxy1t.name()) ? "<= 1.5" : ""));
+    }
+    overhead.addAll(cpuPerRequest(s64, List.of(haproxy1t.name(), haproxy2t.name()), ""));
+    run(new Scenario("dp-overhead", "Overhead: instant back-end (S0=0), 64 connections, closed loop",
+        List.of(FAST), 64, 64, 0, arms(new Target.Direct(), haproxy1t, haproxy2t, sluice64), warmup, measure,
+        List.of(), false, false, overhead));
+
+    List<Figure> thrash = new ArrayList<>();
+    thrash.add(ratio(s24 + " goodput / " + h24 + " goodput", s24, h24, BenchMain::goodput, ">= 0.98"));
+    thrash.addAll(cpuPerRequest(s24, List.of(h24), "<= 2"));
+    run(new Scenario("dp-thrash", "Thrash: one back-end with best N = 20 (S0=2ms, alpha=0.04, beta=0.0024), "
+        + "512 connections, closed loop", List.of(THRASH), 512, 512, 0,
+        arms(new Target.Direct(), haproxy24, sluice24), warmup, measure, List.of(), false, false, thrash));
+
+    List<Figure> three = new ArrayList<>();
+    three.add(ratio(s24 + " goodput / " + h24 + " goodput", s24, h24, BenchMain::goodput, ">= 0.95"));
+    three.addAll(cpuPerRequest(s24, List.of(h24), ""));
+    run(new Scenario("dp-three-backends", "Three back-ends (best N = 20 each), the third 3x slower (S0=6ms), "
+        + "512 connections, closed loop; limits per back-end", List.of(THRASH, THRASH, THRASH_SLOW), 512, 512, 0,
+        arms(haproxy24, sluice24), warmup, measure, List.of(), false, false, three));
+
+    runIdle(sluice24, haproxy24);
+    runBurst(sluice24, haproxy24);
+  }
+
+  private void runIdle(Target sluice24, Target haproxy24) throws IOException {
+    List<Arm> arms = List.of(Arm.withIdle(sluice24, IDLE), Arm.of(sluice24), Arm.withIdle(haproxy24, IDLE),
+        Arm.of(haproxy24));
+    List<Figure> figures = new ArrayList<>();
+    for (Arm a : arms) {
+      figures.add(new Figure(a.name() + " peak RSS", "%.0f", " MiB",
+          a.target() instanceof Target.Sluice ? "<= 300" : "", m -> get(m, a.name(), Outcome::proxyRssMaxMiB)));
+    }
+    String sWith = arms.get(0).name();
+    String s = arms.get(1).name();
+    figures.add(new Figure("Sluice heap per idle connection: (live heap after full GC " + sWith + " - " + s
+        + ") / " + IDLE, "%.2f", " KiB", "<= 4", m -> {
+          double with = get(m, sWith, Outcome::heapLiveMiB);
+          double without = get(m, s, Outcome::heapLiveMiB);
+          return with < 0 || without < 0 ? Double.NaN : (with - without) * 1024 / IDLE;
+        }));
+    for (int i = 0; i < arms.size(); i += 2) {
+      Arm with = arms.get(i);
+      Arm without = arms.get(i + 1);
+      figures.add(ratio(with.name() + " goodput / " + without.name() + " goodput", with.name(), without.name(),
+          BenchMain::goodput, with.target() instanceof Target.Sluice ? "0.90-1.10" : ""));
+      figures.add(new Figure(with.name() + ": idle connections open at the end (driver)", "%.0f", " of " + IDLE,
+          "", m -> get(m, with.name(), o -> o.r().idleOpenAtEnd())));
+      figures.add(new Figure(with.name() + ": proxy's open fds at the end, with idle - without", "%.0f", "", "",
+          m -> get(m, with.name(), o -> o.proxyFdsAtEnd()) - get(m, without.name(), o -> o.proxyFdsAtEnd())));
+    }
+    run(new Scenario("dp-idle", "Idle connections: " + IDLE + " idle client connections (opened, no request) "
+        + "beside 512 active ones (closed loop), and the 512 alone; one back-end with best N = 20", List.of(THRASH),
+        512, 512, 0, arms, warmup, measure, List.of(), true, false, figures));
+  }
+
+  private void runBurst(Target sluice24, Target haproxy24) throws IOException {
+    List<Figure> figures = new ArrayList<>();
+    Duration burstWarmup = warmup.compareTo(BURST_MIN_WARMUP) < 0 ? BURST_MIN_WARMUP : warmup;
+    String longer = "longer than the run: too few connections had a first 2xx response in it";
+    for (Target t : List.of(sluice24, haproxy24)) {
+      String n = t.name();
+      figures.add(new Figure(n + " connections with a first response (2xx)", "%.0f", " of 2048", "2048",
+          m -> get(m, n, o -> o.r().burst().firstOk())));
+      figures.add(new Figure(n + " first response p50", "%.1f", " ms", "",
+          m -> get(m, n, o -> o.r().burst().p50Millis()), longer));
+      figures.add(new Figure(n + " first response p99", "%.1f", " ms", "",
+          m -> get(m, n, o -> o.r().burst().p99Millis()), longer));
+      figures.add(new Figure(n + " first response max", "%.1f", " ms", "",
+          m -> get(m, n, o -> o.r().burst().maxMillis()), longer));
+      figures.add(new Figure(n + " steady-state p99 (counted window)", "%.1f", " ms", "",
+          m -> get(m, n, o -> o.r().p99Millis())));
+      figures.add(new Figure(n + " max first response / steady-state p99", "%.2f", "x", "<= 2",
+          m -> get(m, n, o -> o.r().burst().maxMillis() / o.r().p99Millis()), longer));
+    }
+    run(new Scenario("dp-burst", "Accept burst: 2,048 connections opened at once against one back-end with best "
+        + "N = 20, then a closed loop over them; steady-state window from " + burstWarmup.toSeconds()
+        + " s after the connects", List.of(THRASH), 2048, 2048, 0, arms(sluice24, haproxy24), burstWarmup, measure,
+        List.of(), false, true, figures));
+  }
+
+  private static List<Arm> arms(Target... targets) {
+    return Arrays.stream(targets).map(Arm::of).toList();
+  }
+
+  private static double goodput(Outcome o) {
+    return o.r().goodput();
+  }
+
+  /** f of the named arm's outcome in this round; NaN if it did not run or failed. */
+  private static double get(Map<String, Outcome> round, String arm, ToDoubleFunction<Outcome> f) {
+    Outcome o = round.get(arm);
+    return o == null || o.r() == null ? Double.NaN : f.applyAsDouble(o);
+  }
+
+  /** f(a) / f(b) of the same round. */
+  private static Figure ratio(String label, String a, String b, ToDoubleFunction<Outcome> f, String goal) {
+    return new Figure(label, "%.2f", "x", goal, m -> {
+      double y = get(m, b, f);
+      return y > 0 ? get(m, a, f) / y : Double.NaN;
+    });
+  }
+
+  /** CPU microseconds per request of the Sluice arm and of each HAProxy arm, and Sluice's over each. */
+  private static List<Figure> cpuPerRequest(String sluice, List<String> haproxies, String goal) {
+    List<Figure> fs = new ArrayList<>();
+    fs.add(new Figure(sluice + " CPU per request", "%.1f", " us", "",
+        m -> get(m, sluice, Outcome::proxyCpuMicrosPerRequest)));
+    for (String h : haproxies) {
+      fs.add(new Figure(h + " CPU per request", "%.1f", " us", "", m -> get(m, h, Outcome::proxyCpuMicrosPerRequest)));
+    }
+    for (String h : haproxies) {
+      fs.add(ratio(sluice + " CPU per request / " + h + " CPU per request", sluice, h,
+          Outcome::proxyCpuMicrosPerRequest, goal));
+    }
+    return fs;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -162,10 +384,10 @@ public final class BenchMain {
     System.out.println("\n== " + sc.name() + ": " + sc.title());
     List<Outcome> outcomes = new ArrayList<>();
     for (int round = 0; round < rounds; round++) {
-      List<Target> order = new ArrayList<>(sc.targets());
+      List<Arm> order = new ArrayList<>(sc.arms());
       java.util.Collections.rotate(order, -round);
-      for (Target t : order) {
-        Outcome o = runOne(sc, t, round);
+      for (Arm a : order) {
+        Outcome o = runOne(sc, a, round);
         outcomes.add(o);
         System.out.println("  " + line(o));
       }
@@ -178,29 +400,45 @@ public final class BenchMain {
     summary.append(Report.headline(sc, outcomes, this::bestHaproxyOf));
   }
 
-  private Outcome runOne(Scenario sc, Target t, int round) {
-    LoadDriver.Config cfg;
+  private Outcome runOne(Scenario sc, Arm arm, int round) {
+    Target t = arm.target();
     Target.Running running = null;
     try (Backends backends = new Backends(env.children(), env.javaBin(), env.sluiceJar(), sc.backends())) {
       try {
         running = t.start(env, backends.addresses());
-        cfg = new LoadDriver.Config(running.entry(), sc.connections(), sc.active(), sc.rate(), sc.warmup(),
-            sc.measure(), 2);
+        LoadDriver.Config cfg;
+        if (sc.burst()) {
+          // a warm proxy meets the burst: PREWARM_CONNECTIONS (the limit, so nothing is left queued
+          // when they close) in a closed loop for the warm-up time, uncounted
+          new LoadDriver(LoadDriver.Config.closed(running.entry(), PREWARM_CONNECTIONS, Duration.ZERO, warmup))
+              .run(new LoadDriver.Observer() {});
+          cfg = LoadDriver.Config.burst(running.entry(), sc.connections(), sc.warmup(), sc.measure());
+        } else {
+          cfg = new LoadDriver.Config(running.entry(), sc.connections() + arm.idle(), sc.active(), sc.rate(),
+              sc.warmup(), sc.measure(), 2);
+        }
         Probe probe = new Probe(sc, backends, running.proxy());
+        long overflows = Children.tcpExt("ListenOverflows");
+        long synRetrans = Children.tcpExt("TCPSynRetrans");
         LoadDriver.Result r = new LoadDriver(cfg).run(probe);
+        overflows = overflows < 0 ? -1 : Children.tcpExt("ListenOverflows") - overflows;
+        synRetrans = synRetrans < 0 ? -1 : Children.tcpExt("TCPSynRetrans") - synRetrans;
         String failure = null;
         if (running.proxy() != null && !running.proxy().isAlive()) {
           failure = t.name() + " exited with " + running.proxy().exitValue() + " during the run";
         }
-        return new Outcome(t.name(), round, r, probe.proxyCpu, probe.backendCpu, probe.rssMax,
-            backends.maxInFlight(), probe.heapUsed, probe.heapLive, failure);
+        double served = r.goodput() * sc.measure().toNanos() / 1e9;
+        double cpuMicros = running.proxy() == null || served <= 0 || probe.proxyCpuSeconds < 0 ? Double.NaN
+            : probe.proxyCpuSeconds * 1e6 / served;
+        return new Outcome(arm.name(), round, r, probe.proxyCpu, cpuMicros, probe.backendCpu, probe.rssMax,
+            probe.fds, backends.maxInFlight(), probe.heapUsed, probe.heapLive, overflows, synRetrans, failure);
       } finally {
         if (running != null) {
           env.children().stop(running.proxy());
         }
       }
     } catch (Exception e) {
-      return new Outcome(t.name(), round, null, 0, 0, 0, 0, 0, 0, String.valueOf(e));
+      return new Outcome(arm.name(), round, null, 0, Double.NaN, 0, 0, -1, 0, 0, 0, -1, -1, String.valueOf(e));
     }
   }
 
@@ -210,8 +448,10 @@ public final class BenchMain {
     final Backends backends;
     final Process proxy;
     double proxyCpu;
+    double proxyCpuSeconds = -1;
     double backendCpu;
     double rssMax = -1;
+    int fds = -1;
     double heapUsed = -1;
     double heapLive = -1;
     long t0;
@@ -244,10 +484,12 @@ public final class BenchMain {
     @Override
     public void measureEnd() {
       double secs = (System.nanoTime() - t0) / 1e9;
-      proxyCpu = proxy == null ? 0 : (Children.cpuSeconds(proxy.pid()) - proxyCpu) / secs;
+      proxyCpuSeconds = proxy == null ? -1 : Children.cpuSeconds(proxy.pid()) - proxyCpu;
+      proxyCpu = proxy == null ? 0 : proxyCpuSeconds / secs;
       backendCpu = (backends.pids().stream().mapToDouble(Children::cpuSeconds).sum() - backendCpu) / secs;
       if (proxy != null) {
         rssMax = Math.max(rssMax, Children.rssMiB(proxy.pid()));
+        fds = Children.openFds(proxy.pid());
       }
       if (sc.memory() && proxy != null && proxy.info().command().orElse("").endsWith("java")) {
         heapUsed = heapUsedMiB(proxy.pid(), false);
@@ -284,12 +526,24 @@ public final class BenchMain {
       return String.format(Locale.ROOT, "round %d %-20s FAILED: %s", o.round() + 1, o.target(), o.failure());
     }
     LoadDriver.Result r = o.r();
+    String extra = "";
+    if (r.burst() != null) {
+      LoadDriver.Burst b = r.burst();
+      extra = String.format(Locale.ROOT, "  first response: %d/%d ok, p50 %.1f p99 %.1f max %.1f ms, connects within"
+              + " %.1f ms (driver CPU %.1f ms), driver %.2f cores in the burst, proxy fds %d, listen overflows %d,"
+              + " SYN retransmits %d", b.firstOk(), b.connections(), b.p50Millis(), b.p99Millis(), b.maxMillis(),
+          b.connectSpreadMillis(), b.connectLoopCpuMillis(), b.driverCpuCores(), o.proxyFdsAtEnd(),
+          o.listenOverflows(), o.synRetransmits());
+    } else if (r.connected() > 0 && r.idleOpenAtEnd() + r.idleFailures() > 0) {
+      extra = String.format(Locale.ROOT, "  idle open at end %d (%d idle failures), proxy fds %d, rss %.0f MiB",
+          r.idleOpenAtEnd(), r.idleFailures(), o.proxyFdsAtEnd(), o.proxyRssMaxMiB());
+    }
     return String.format(Locale.ROOT,
-        "round %d %-20s goodput %8.0f/s  errors %6.1f/s  p50 %8.2f ms  p99 %9.2f ms  backend max in flight %5d"
-            + "  cpu: driver %.2f proxy %.2f backend %.2f%s%s",
+        "round %d %-28s goodput %8.0f/s  errors %6.1f/s  p50 %8.2f ms  p99 %9.2f ms  backend max in flight %5d"
+            + "  cpu: driver %.2f proxy %.2f (%.0f us/req) backend %.2f%s%s%s",
         o.round() + 1, o.target(), r.goodput(), r.errorsPerSecond(), r.p50Millis(), r.p99Millis(),
-        o.backendMaxInFlight(), r.driverCpuCores(), o.proxyCpuCores(), o.backendCpuCores(),
-        r.errorKinds().isEmpty() ? "" : "  " + r.errorKinds(),
+        o.backendMaxInFlight(), r.driverCpuCores(), o.proxyCpuCores(), o.proxyCpuMicrosPerRequest(),
+        o.backendCpuCores(), extra, r.errorKinds().isEmpty() ? "" : "  " + r.errorKinds(),
         o.failure() == null ? "" : "  FAILURE: " + o.failure());
   }
 
@@ -325,11 +579,51 @@ public final class BenchMain {
     }
     return String.format(Locale.ROOT,
         "- date: %s%n- machine: %d cores (nproc), CPU %s; driver, back-ends and proxy share these cores%n"
-            + "- Java %s; %s%n- rounds %d, warm-up %d s, counted window %d s per target per round; "
-            + "maxconn sweep %s%n",
+            + "- Java %s; %s%n- rounds %d, warm-up %d s, counted window %d s per target per round%s%n"
+            + "- HAProxy nbthread: %d (--haproxy-threads) unless a target's line says otherwise%n",
         LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME).substring(0, 16),
         Runtime.getRuntime().availableProcessors(), cpu, System.getProperty("java.version"), haproxy, rounds,
-        warmup.toSeconds(), measure.toSeconds(), Arrays.toString(sweep));
+        warmup.toSeconds(), measure.toSeconds(),
+        set.equals("default") ? "; maxconn sweep " + Arrays.toString(sweep) : "", haproxyThreads);
+  }
+
+  private static final Pattern JVM_FLAG = Pattern.compile("^\\s*\\S+\\s+(\\w+)\\s+:?=\\s+(\\S+)");
+
+  /**
+   * The Sluice processes' JVM options and what they come to (GC, heap sizes), from {@code java
+   * <options> -XX:+PrintFlagsFinal -version}: the settings under which Sluice's RSS is measured.
+   */
+  private String sluiceJvm() {
+    List<String> cmd = new ArrayList<>(List.of(env.javaBin()));
+    cmd.addAll(sluiceJavaOpts);
+    cmd.addAll(List.of("-XX:+PrintFlagsFinal", "-version"));
+    Map<String, String> flags = new LinkedHashMap<>();
+    try {
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      for (String line : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+        Matcher m = JVM_FLAG.matcher(line);
+        if (m.find()) {
+          flags.put(m.group(1), m.group(2));
+        }
+      }
+      p.waitFor();
+    } catch (IOException | InterruptedException e) {
+      // unknown
+    }
+    String gc = List.of("UseSerialGC", "UseParallelGC", "UseG1GC", "UseZGC", "UseShenandoahGC").stream()
+        .filter(f -> "true".equals(flags.get(f))).map(f -> f.replace("Use", "")).findFirst().orElse("unknown");
+    return String.format(Locale.ROOT, "- Sluice JVM options (SLUICE_JAVA_OPTS): %s; in effect: %s, max heap %s, "
+            + "initial heap %s, MaxDirectMemorySize %s (0: as max heap)%n",
+        sluiceJavaOpts.isEmpty() ? "none (the JVM's defaults)" : String.join(" ", sluiceJavaOpts), gc,
+        mib(flags.get("MaxHeapSize")), mib(flags.get("InitialHeapSize")), mib(flags.get("MaxDirectMemorySize")));
+  }
+
+  private static String mib(String bytes) {
+    try {
+      return (Long.parseLong(bytes) >> 20) + " MiB";
+    } catch (NumberFormatException | NullPointerException e) {
+      return "unknown";
+    }
   }
 
   static double[] doubles(List<Outcome> os, String target, ToDoubleFunction<Outcome> f) {

@@ -131,6 +131,33 @@ final class Children implements AutoCloseable {
     return -1;
   }
 
+  /**
+   * A TcpExt counter of /proc/net/netstat ({@code ListenOverflows}, {@code TCPSynRetrans}): counts of
+   * this network namespace since boot, every process's; -1 if unreadable.
+   */
+  static long tcpExt(String name) {
+    try {
+      List<String> lines = Files.readAllLines(Path.of("/proc/net/netstat"));
+      for (int i = 0; i + 1 < lines.size(); i++) {
+        if (lines.get(i).startsWith("TcpExt:") && lines.get(i + 1).startsWith("TcpExt:")) {
+          List<String> names = List.of(lines.get(i).split("\\s+"));
+          String[] values = lines.get(i + 1).split("\\s+");
+          int k = names.indexOf(name);
+          return k < 0 ? -1 : Long.parseLong(values[k]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // unknown
+    }
+    return -1;
+  }
+
+  /** Open file descriptors of a process (entries of /proc/PID/fd); -1 if unreadable. */
+  static int openFds(long pid) {
+    String[] fds = new java.io.File("/proc/" + pid + "/fd").list();
+    return fds == null ? -1 : fds.length;
+  }
+
   static void sleep(long millis) {
     try {
       Thread.sleep(millis);

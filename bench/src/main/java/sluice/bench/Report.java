@@ -72,15 +72,23 @@ final class Report {
         .append(sc.rate() > 0 ? " counted from the intended send time" : "").append(".\n\n");
     List<String> phases = phaseColumns(sc);
     b.append("| target | goodput req/s | p50 ms | p99 ms | p99.9 ms | errors/s | back-end max in flight |"
-        + " CPU cores: proxy / back-ends / driver |");
+        + " CPU cores: proxy / back-ends / driver | proxy CPU us/req |");
     phases.forEach(p -> b.append(' ').append(p).append(" |"));
     if (sc.memory()) {
-      b.append(" proxy RSS MiB | heap used / live MiB |");
+      b.append(" proxy RSS MiB | heap used / live MiB | idle open at end | proxy fds at end |");
     }
-    b.append("\n|---|---:|---:|---:|---:|---:|---:|---:|");
+    if (sc.burst()) {
+      b.append(" first response p50 / p99 / max ms | first 2xx / connections | connects issued within ms"
+          + " (driver CPU ms) | burst drained at s | driver cores in burst | proxy fds at end |"
+          + " listen overflows / SYN retransmits |");
+    }
+    b.append("\n|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     phases.forEach(p -> b.append("---:|"));
     if (sc.memory()) {
-      b.append("---:|---:|");
+      b.append("---:|---:|---:|---:|");
+    }
+    if (sc.burst()) {
+      b.append("---:|---:|---:|---:|---:|---:|---:|");
     }
     b.append('\n');
     for (String t : targets(os)) {
@@ -100,6 +108,7 @@ final class Report {
           .append(" | ").append(fmt(median(values(os, t, Outcome::proxyCpuCores)), "%.2f"))
           .append(" / ").append(fmt(median(values(os, t, Outcome::backendCpuCores)), "%.2f"))
           .append(" / ").append(fmt(median(values(os, t, o -> o.r().driverCpuCores())), "%.2f"))
+          .append(" | ").append(spread(values(os, t, Outcome::proxyCpuMicrosPerRequest), "%.1f"))
           .append(" |");
       for (int p = 0; p < phases.size(); p++) {
         int phase = p;
@@ -109,7 +118,22 @@ final class Report {
         b.append(' ').append(fmt(max(values(os, t, Outcome::proxyRssMaxMiB)), "%.0f")).append(" | ");
         double used = median(values(os, t, Outcome::heapUsedMiB));
         b.append(used < 0 ? "n/a" : fmt(used, "%.0f") + " / " + fmt(median(values(os, t, Outcome::heapLiveMiB)), "%.0f"))
-            .append(" |");
+            .append(" | ").append(spread(values(os, t, o -> o.r().idleOpenAtEnd()), "%.0f"))
+            .append(" | ").append(spread(values(os, t, Outcome::proxyFdsAtEnd), "%.0f")).append(" |");
+      }
+      if (sc.burst()) {
+        b.append(' ').append(fmt(median(values(os, t, o -> o.r().burst().p50Millis())), "%.1f"))
+            .append(" / ").append(fmt(median(values(os, t, o -> o.r().burst().p99Millis())), "%.1f"))
+            .append(" / ").append(spread(values(os, t, o -> o.r().burst().maxMillis()), "%.1f"))
+            .append(" | ").append(fmt(median(values(os, t, o -> o.r().burst().firstOk())), "%.0f"))
+            .append(" / ").append(ok.get(0).r().burst().connections())
+            .append(" | ").append(spread(values(os, t, o -> o.r().burst().connectSpreadMillis()), "%.1f"))
+            .append(" (").append(fmt(median(values(os, t, o -> o.r().burst().connectLoopCpuMillis())), "%.1f"))
+            .append(") | ").append(spread(values(os, t, o -> o.r().burst().lastFirstMillis() / 1000), "%.2f"))
+            .append(" | ").append(spread(values(os, t, o -> o.r().burst().driverCpuCores()), "%.2f"))
+            .append(" | ").append(spread(values(os, t, Outcome::proxyFdsAtEnd), "%.0f"))
+            .append(" | ").append(fmt(median(values(os, t, Outcome::listenOverflows)), "%.0f"))
+            .append(" / ").append(fmt(median(values(os, t, Outcome::synRetransmits)), "%.0f")).append(" |");
       }
       b.append('\n');
     }
@@ -127,7 +151,69 @@ final class Report {
           .append(o.round() + 1).append(' ').append(o.target()).append(": driver backlog up to ")
           .append(o.r().backlogMax()).append(" due requests with no idle connection\n"));
     }
+    if (sc.burst()) {
+      os.stream().filter(o -> o.r() != null && o.r().burst().firstOk() < o.r().burst().connections())
+          .forEach(o -> b.append("- round ").append(o.round() + 1).append(' ').append(o.target()).append(": ")
+              .append(o.r().burst().connections() - o.r().burst().firstOk()).append(" of ")
+              .append(o.r().burst().connections()).append(" connections had no first 2xx response within the run (")
+              .append(fmt((sc.warmup().toMillis() + sc.measure().toMillis()) / 1000.0, "%.0f"))
+              .append(" s): first-response percentiles that fall on them are n/a (longer than the run)\n"));
+      os.stream().filter(o -> o.r() != null && o.r().burst().firstInWindow() > 0).forEach(o -> b.append("- round ")
+          .append(o.round() + 1).append(' ').append(o.target()).append(": ").append(o.r().burst().firstInWindow())
+          .append(" first responses came after the counted window had begun: the steady-state window overlaps"
+              + " the burst\n"));
+    }
+    os.stream().filter(o -> o.r() != null && o.r().idleFailures() > 0).forEach(o -> b.append("- round ")
+        .append(o.round() + 1).append(' ').append(o.target()).append(": ").append(o.r().idleFailures())
+        .append(" idle connections failed or were closed by the target (and reopened)\n"));
+    b.append('\n').append(haproxyThreads(sc));
+    if (!sc.figures().isEmpty()) {
+      b.append("\nFigures (per round, then median (min-max) over rounds):\n\n").append(figures(sc, os));
+    }
     b.append('\n');
+    return b.toString();
+  }
+
+  /** Which nbthread each HAProxy target ran with. */
+  static String haproxyThreads(Scenario sc) {
+    List<String> hs = new ArrayList<>();
+    Set<String> seen = new LinkedHashSet<>();
+    for (BenchMain.Arm a : sc.arms()) {
+      if (a.target() instanceof Target.HAProxy h && seen.add(h.name())) {
+        hs.add(h.name() + " " + h.threads());
+      }
+    }
+    return hs.isEmpty() ? "" : "- HAProxy nbthread: " + String.join(", ", hs) + "\n";
+  }
+
+  /** The values of a figure, one per round (NaN where it could not be computed). */
+  static double[] figureValues(List<Outcome> os, BenchMain.Figure f) {
+    int rounds = os.stream().mapToInt(Outcome::round).max().orElse(-1) + 1;
+    double[] v = new double[rounds];
+    for (int r = 0; r < rounds; r++) {
+      Map<String, Outcome> byArm = new LinkedHashMap<>();
+      for (Outcome o : os) {
+        if (o.round() == r) {
+          byArm.put(o.target(), o);
+        }
+      }
+      v[r] = f.perRound().applyAsDouble(byArm);
+    }
+    return v;
+  }
+
+  /** One markdown line per figure: median (min-max) over the rounds in which it could be computed. */
+  static String figures(Scenario sc, List<Outcome> os) {
+    StringBuilder b = new StringBuilder();
+    for (BenchMain.Figure f : sc.figures()) {
+      double[] v = Arrays.stream(figureValues(os, f)).filter(Double::isFinite).toArray();
+      b.append("- ").append(f.label()).append(": ")
+          .append(v.length == 0 ? "n/a (" + f.na() + ")" : spread(v, f.format()) + f.unit());
+      if (!f.goal().isEmpty()) {
+        b.append(" (goal ").append(f.goal()).append(')');
+      }
+      b.append('\n');
+    }
     return b.toString();
   }
 
@@ -178,11 +264,24 @@ final class Report {
                 + " \"p90Millis\": %.3f, \"p99Millis\": %.3f, \"p999Millis\": %.3f, \"maxMillis\": %.3f,"
                 + " \"unfinished\": %d, \"connected\": %d, \"driverCpuCores\": %.3f, \"proxyCpuCores\": %.3f,"
                 + " \"backendCpuCores\": %.3f, \"backendMaxInFlight\": %d, \"proxyRssMaxMiB\": %.1f,"
-                + " \"heapUsedMiB\": %.1f, \"heapLiveMiB\": %.1f, \"openLoopBacklogMax\": %d",
+                + " \"heapUsedMiB\": %.1f, \"heapLiveMiB\": %.1f, \"openLoopBacklogMax\": %d,"
+                + " \"proxyCpuMicrosPerRequest\": %.2f, \"proxyFdsAtEnd\": %d, \"idleOpenAtEnd\": %d,"
+                + " \"idleFailures\": %d",
             r.goodput(), r.errorsPerSecond(), r.p50Millis(), r.p90Millis(), r.p99Millis(), r.p999Millis(),
             r.maxMillis(), r.unfinished(), r.connected(), r.driverCpuCores(), o.proxyCpuCores(),
             o.backendCpuCores(), o.backendMaxInFlight(), o.proxyRssMaxMiB(), o.heapUsedMiB(), o.heapLiveMiB(),
-            r.backlogMax()));
+            r.backlogMax(), o.proxyCpuMicrosPerRequest(), o.proxyFdsAtEnd(), r.idleOpenAtEnd(), r.idleFailures()));
+        b.append(String.format(Locale.ROOT, ", \"listenOverflows\": %d, \"synRetransmits\": %d", o.listenOverflows(),
+            o.synRetransmits()));
+        if (r.burst() != null) {
+          LoadDriver.Burst x = r.burst();
+          b.append(String.format(Locale.ROOT, ",\n     \"burst\": {\"connections\": %d, \"firstOk\": %d, \"firstFailed\": %d,"
+                  + " \"firstP50Millis\": %.3f, \"firstP99Millis\": %.3f, \"firstMaxMillis\": %.3f,"
+                  + " \"connectSpreadMillis\": %.3f, \"connectLoopCpuMillis\": %.3f, \"lastFirstMillis\": %.3f,"
+                  + " \"firstInWindow\": %d, \"driverCpuCores\": %.3f}", x.connections(), x.firstOk(), x.firstFailed(),
+              x.p50Millis(), x.p99Millis(), x.maxMillis(), x.connectSpreadMillis(), x.connectLoopCpuMillis(),
+              x.lastFirstMillis(), x.firstInWindow(), x.driverCpuCores()));
+        }
         b.append(", \"errorKinds\": {");
         int k = 0;
         for (Map.Entry<String, Long> e : r.errorKinds().entrySet()) {
@@ -199,15 +298,47 @@ final class Report {
       }
       b.append(i == os.size() - 1 ? "}\n" : "},\n");
     }
-    b.append("  ]\n}\n");
+    b.append("  ],\n  \"arms\": [");
+    for (int i = 0; i < sc.arms().size(); i++) {
+      BenchMain.Arm a = sc.arms().get(i);
+      b.append(i == 0 ? "" : ", ").append("{\"name\": ").append(q(a.name())).append(", \"idleConnections\": ")
+          .append(a.idle()).append(a.target() instanceof Target.HAProxy h ? ", \"haproxyNbthread\": " + h.threads() : "")
+          .append('}');
+    }
+    b.append("],\n  \"figures\": [");
+    for (int i = 0; i < sc.figures().size(); i++) {
+      BenchMain.Figure f = sc.figures().get(i);
+      b.append(i == 0 ? "\n" : ",\n").append("    {\"label\": ").append(q(f.label())).append(", \"unit\": ")
+          .append(q(f.unit().trim())).append(", \"goal\": ").append(q(f.goal())).append(", \"perRound\": [");
+      double[] v = figureValues(os, f);
+      for (int k = 0; k < v.length; k++) {
+        b.append(k == 0 ? "" : ", ").append(Double.isFinite(v[k]) ? String.format(Locale.ROOT, "%.4f", v[k]) : "null");
+      }
+      b.append("]}");
+    }
+    b.append(sc.figures().isEmpty() ? "]\n}\n" : "\n  ]\n}\n");
     return b.toString().replace(": NaN", ": null"); // no 2xx in a window or second: no latency
   }
 
   /** The headline figures of a scenario, as markdown lines. */
   static String headline(Scenario sc, List<Outcome> os, Function<List<Outcome>, Optional<String>> bestOf) {
     StringBuilder b = new StringBuilder("\n## ").append(sc.name()).append("\n\n").append(sc.title()).append("\n\n");
-    Optional<String> best = bestOf.apply(os);
     Set<String> ts = targets(os);
+    if (!sc.figures().isEmpty()) {
+      b.append(figures(sc, os)).append("- p99 ms (median of rounds): ");
+      int k = 0;
+      for (String t : ts) {
+        b.append(k++ == 0 ? "" : ", ").append(t).append(' ')
+            .append(fmt(median(values(os, t, o -> o.r().p99Millis())), "%.1f"));
+      }
+      b.append('\n').append(haproxyThreads(sc));
+      long failures = os.stream().filter(o -> o.failure() != null).count();
+      if (failures > 0) {
+        b.append("- ").append(failures).append(" run(s) failed; see ").append(sc.name()).append(".md\n");
+      }
+      return b.toString();
+    }
+    Optional<String> best = bestOf.apply(os);
     List<String> proxies = new ArrayList<>();
     best.ifPresent(proxies::add);
     if (ts.contains("haproxy")) {
