@@ -45,15 +45,15 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
       EntityTypeKey.create(LeaseProtocol.Command.class, "sluice-backend");
 
   /** Registers the entity type on this node. */
-  public static ActorRef<?> initSharding(ActorSystem<?> system, Duration controllerWindow) {
+  public static ActorRef<?> initSharding(ActorSystem<?> system, Duration controllerWindow, Duration leaseTime) {
     return ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx ->
-        Behaviors.<LeaseProtocol.Command>supervise(create(ctx.getEntityId(), controllerWindow))
+        Behaviors.<LeaseProtocol.Command>supervise(create(ctx.getEntityId(), controllerWindow, leaseTime))
             .onFailure(SupervisorStrategy.restartWithBackoff(
                 Duration.ofMillis(100), Duration.ofSeconds(5), 0.2))));
   }
 
-  public static Behavior<LeaseProtocol.Command> create(String backendId, Duration controllerWindow) {
-    return Behaviors.setup(ctx -> new BackendEntity(ctx, backendId, controllerWindow));
+  public static Behavior<LeaseProtocol.Command> create(String backendId, Duration controllerWindow, Duration leaseTime) {
+    return Behaviors.setup(ctx -> new BackendEntity(ctx, backendId, controllerWindow, leaseTime));
   }
 
   /** What one node's pool holds of this back-end. */
@@ -66,20 +66,25 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
     long seq;
     /** Sequence number of the lease that last lowered the grant. */
     long loweredAtSeq;
+    long demandSentAtNanos;
   }
 
   private final String backendId;
   private final Duration controllerWindow;
+  private final long leaseNanos;
+  private final long epoch = 1 + java.util.concurrent.ThreadLocalRandom.current().nextLong(Long.MAX_VALUE - 1);
   private final Map<ActorRef<Lease>, NodeLease> leases = new LinkedHashMap<>();
   private LimitSpec spec;
   private ActorRef<Controller.Command> controller;
   private int limit;
   private String lastReason = "no limit yet";
 
-  private BackendEntity(ActorContext<LeaseProtocol.Command> context, String backendId, Duration controllerWindow) {
+  private BackendEntity(ActorContext<LeaseProtocol.Command> context, String backendId, Duration controllerWindow,
+      Duration leaseTime) {
     super(context);
     this.backendId = backendId;
     this.controllerWindow = controllerWindow;
+    this.leaseNanos = leaseTime.toNanos();
   }
 
   @Override
@@ -108,8 +113,10 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
       getContext().getLog().info("backend {}: node pool {} joined ({} held)", backendId, demand.replyTo().path(), demand.held());
     }
     // a report counted before the node saw its grant lowered may be short: keep the worst case
-    lease.held = demand.seenSeq() >= lease.loweredAtSeq ? demand.held() : Math.max(lease.held, demand.held());
+    boolean current = demand.epoch() == epoch && demand.seenSeq() >= lease.loweredAtSeq;
+    lease.held = current ? demand.held() : Math.max(lease.held, Math.max(demand.held(), demand.grantedNow()));
     lease.wanted = demand.wanted();
+    lease.demandSentAtNanos = demand.sentAtNanos();
     List<ActorRef<Lease>> changed = rebalance();
     if (!changed.contains(demand.replyTo())) {
       changed.add(demand.replyTo());
@@ -145,7 +152,7 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
 
   private Behavior<LeaseProtocol.Command> onGetStatus(GetStatus get) {
     int granted = leases.values().stream().mapToInt(l -> l.granted).sum();
-    get.replyTo().tell(new Status(backendId, limit, granted, leases.size(), lastReason));
+    get.replyTo().tell(new Status(backendId, epoch, limit, granted, leases.size(), false, lastReason));
     return this;
   }
 
@@ -246,7 +253,8 @@ public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command>
       NodeLease lease = leases.get(node);
       if (lease != null) {
         lease.seq++;
-        node.tell(new Lease(backendId, limit, lease.granted, lease.seq, lastReason));
+        node.tell(new Lease(backendId, epoch, lease.seq, limit, lease.granted, lease.demandSentAtNanos, leaseNanos,
+            lastReason));
       }
     }
   }
