@@ -1,10 +1,15 @@
 package sluice.backend;
 
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -14,9 +19,11 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import sluice.backend.LeaseBook.Grant;
 import sluice.controller.Controller;
 import sluice.protocol.LeaseProtocol;
 import sluice.protocol.LeaseProtocol.Demand;
@@ -29,225 +36,200 @@ import sluice.protocol.LimitSpec;
 
 /**
  * One per back-end in the whole cluster (Cluster Sharding). Owns the back-end's limit L and
- * lends its slots to the nodes that talk to the back-end.
+ * lends its slots to the nodes' pools as leases. The budget is a {@link LeaseBook}; this
+ * actor carries messages to and from it, starts the controller that sets L, and tells the
+ * book when a pool dies (watched), when leases expire (a tick every quarter lease time) and
+ * when learning may end.
  *
- * <p>Invariant: the sum over nodes of max(granted, held) never exceeds L. A node's grant
- * rises only out of free slots; when L drops or slots move to another node, the node's
- * grant is lowered at once but the slots it still holds stay counted until it reports (in
- * its next {@link Demand}) that its connections went idle and closed.
+ * <p>Each incarnation (start, restart, move) picks a new epoch and learns first: it grants
+ * nothing until every Up member of the cluster has a pool that sent it a demand (so the book
+ * knows what each node still holds under older leases), or until a lease time has passed
+ * (by then every older lease has lapsed on its node). Ending early trusts that no lease of
+ * the previous incarnation is still on its way: one that reached a node after the node's
+ * first demand here could raise the node's old grant unseen until its next demand.
  *
- * <p>State: the spec (from the first demand), L (from the controller), one {@link NodeLease}
- * per node pool, watched so that a node that dies gives its slots back.
+ * <p>State: the spec (from the first demand), the controller, the book, and while learning
+ * the members that have reported. A pool is watched while it is in the book.
+ *
+ * <p>Its behaviour is typed {@code Object}, narrowed to {@link LeaseProtocol.Command} for
+ * others: its timer tick cannot join the protocol's sealed interface from this module.
  */
-public final class BackendEntity extends AbstractBehavior<LeaseProtocol.Command> {
+public final class BackendEntity extends AbstractBehavior<Object> {
 
   public static final EntityTypeKey<LeaseProtocol.Command> TYPE_KEY =
       EntityTypeKey.create(LeaseProtocol.Command.class, "sluice-backend");
 
+  private static final Duration SHORTEST_TICK = Duration.ofMillis(10);
+
   /** Registers the entity type on this node. */
-  public static ActorRef<?> initSharding(ActorSystem<?> system, Duration controllerWindow) {
+  public static ActorRef<?> initSharding(ActorSystem<?> system, Duration controllerWindow, Duration leaseTime) {
     return ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx ->
-        Behaviors.<LeaseProtocol.Command>supervise(create(ctx.getEntityId(), controllerWindow))
+        Behaviors.<LeaseProtocol.Command>supervise(create(ctx.getEntityId(), controllerWindow, leaseTime))
             .onFailure(SupervisorStrategy.restartWithBackoff(
                 Duration.ofMillis(100), Duration.ofSeconds(5), 0.2))));
   }
 
-  public static Behavior<LeaseProtocol.Command> create(String backendId, Duration controllerWindow) {
-    return Behaviors.setup(ctx -> new BackendEntity(ctx, backendId, controllerWindow));
+  /**
+   * @param controllerWindow how long the controller gathers samples before each decision
+   * @param leaseTime        how long a lease is valid after the demand it answers was sent
+   */
+  public static Behavior<LeaseProtocol.Command> create(String backendId, Duration controllerWindow, Duration leaseTime) {
+    return create(backendId, controllerWindow, leaseTime, Members::of, System::nanoTime);
   }
 
-  /** What one node's pool holds of this back-end. */
-  private static final class NodeLease {
-    int granted;
-    /** What the node may hold: its report, or more while a lowered grant is unconfirmed. */
-    int held;
-    int wanted;
-    /** Sequence number of the last lease sent to the node. */
-    long seq;
-    /** Sequence number of the lease that last lowered the grant. */
-    long loweredAtSeq;
+  /** With the members and the clock given (tests). */
+  static Behavior<LeaseProtocol.Command> create(String backendId, Duration controllerWindow, Duration leaseTime,
+      Function<ActorSystem<?>, Members> members, LongSupplier nanoClock) {
+    return Behaviors.<Object>setup(ctx -> Behaviors.<Object>withTimers(timers -> new BackendEntity(ctx, timers,
+        backendId, controllerWindow, leaseTime, members.apply(ctx.getSystem()), nanoClock))).narrow();
   }
+
+  /** Expires leases and ends learning at its deadline. */
+  private enum Tick implements NoSerializationVerificationNeeded { INSTANCE }
 
   private final String backendId;
   private final Duration controllerWindow;
-  private final Map<ActorRef<Lease>, NodeLease> leases = new LinkedHashMap<>();
+  private final Members members;
+  private final LongSupplier nanoClock;
+  private final LeaseBook<ActorRef<Lease>> book;
+  /** Members with a pool that has sent a demand to this incarnation; kept only while learning. */
+  private final Set<Address> reported = new HashSet<>();
   private LimitSpec spec;
   private ActorRef<Controller.Command> controller;
-  private int limit;
   private String lastReason = "no limit yet";
 
-  private BackendEntity(ActorContext<LeaseProtocol.Command> context, String backendId, Duration controllerWindow) {
+  private BackendEntity(ActorContext<Object> context, TimerScheduler<Object> timers, String backendId,
+      Duration controllerWindow, Duration leaseTime, Members members, LongSupplier nanoClock) {
     super(context);
     this.backendId = backendId;
     this.controllerWindow = controllerWindow;
+    this.members = members;
+    this.nanoClock = nanoClock;
+    this.book = new LeaseBook<>(newEpoch(), leaseTime, nanoClock);
+    Duration tick = leaseTime.dividedBy(4);
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, tick.compareTo(SHORTEST_TICK) < 0 ? SHORTEST_TICK : tick);
+    context.getLog().debug("backend {}: epoch {} starts learning", backendId, book.epoch());
+  }
+
+  /** Unique per incarnation and never 0: 63 random bits mixed with the wall clock. */
+  static long newEpoch() {
+    long epoch = (ThreadLocalRandom.current().nextLong() ^ (System.currentTimeMillis() << 21)) & Long.MAX_VALUE;
+    return epoch == 0 ? 1 : epoch;
   }
 
   @Override
-  public Receive<LeaseProtocol.Command> createReceive() {
+  public Receive<Object> createReceive() {
     return newReceiveBuilder()
         .onMessage(Demand.class, this::onDemand)
         .onMessage(SampleBatch.class, this::onSampleBatch)
         .onMessage(LimitDecision.class, this::onLimitDecision)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onSignal(Terminated.class, this::onNodeGone)
         .build();
   }
 
-  private Behavior<LeaseProtocol.Command> onDemand(Demand demand) {
+  private Behavior<Object> onDemand(Demand demand) {
     if (spec == null) {
       startController(demand.spec());
     } else if (!spec.equals(demand.spec())) {
       getContext().getLog().warn("backend {}: a node asks with limit spec {} but the entity runs {}; keeping the first",
           backendId, demand.spec(), spec);
     }
-    NodeLease lease = leases.get(demand.replyTo());
-    if (lease == null) {
-      lease = new NodeLease();
-      leases.put(demand.replyTo(), lease);
-      getContext().watch(demand.replyTo());
-      getContext().getLog().info("backend {}: node pool {} joined ({} held)", backendId, demand.replyTo().path(), demand.held());
+    ActorRef<Lease> pool = demand.replyTo();
+    if (!book.knows(pool)) {
+      getContext().watch(pool);
+      getContext().getLog().info("backend {}: node pool {} joined ({} held)", backendId, pool.path(), demand.held());
     }
-    // a report counted before the node saw its grant lowered may be short: keep the worst case
-    lease.held = demand.seenSeq() >= lease.loweredAtSeq ? demand.held() : Math.max(lease.held, demand.held());
-    lease.wanted = demand.wanted();
-    List<ActorRef<Lease>> changed = rebalance();
-    if (!changed.contains(demand.replyTo())) {
-      changed.add(demand.replyTo());
+    boolean wasLearning = book.learning();
+    if (wasLearning) {
+      reported.add(members.memberOf(pool));
     }
-    tell(changed);
+    send(book.demand(pool, demand.wanted(), demand.held(), demand.grantedNow(), demand.epoch(),
+        demand.seenSeq(), demand.sentAtNanos()));
+    endLearningOnceAllReported(wasLearning);
     return this;
   }
 
   private void startController(LimitSpec first) {
     spec = first;
-    limit = 0; // no slots until the controller's first decision, which comes at once
     controller = getContext().spawn(
         Controller.create(backendId, spec, controllerWindow, getContext().getSelf().narrow()),
         "controller");
   }
 
-  private Behavior<LeaseProtocol.Command> onSampleBatch(SampleBatch batch) {
+  private Behavior<Object> onSampleBatch(SampleBatch batch) {
     if (controller != null) {
       controller.tell(new Controller.Samples(batch));
     }
     return this;
   }
 
-  private Behavior<LeaseProtocol.Command> onLimitDecision(LimitDecision decision) {
-    if (decision.limit() != limit) {
-      getContext().getLog().info("backend {}: limit {} -> {}: {}", backendId, limit, decision.limit(), decision.reason());
+  private Behavior<Object> onLimitDecision(LimitDecision decision) {
+    if (decision.limit() != book.limit()) {
+      getContext().getLog().info("backend {}: limit {} -> {}: {}", backendId, book.limit(), decision.limit(),
+          decision.reason());
     }
-    limit = decision.limit();
     lastReason = decision.reason();
-    tell(rebalance());
+    send(book.setLimit(decision.limit()));
     return this;
   }
 
-  private Behavior<LeaseProtocol.Command> onGetStatus(GetStatus get) {
-    int granted = leases.values().stream().mapToInt(l -> l.granted).sum();
-    get.replyTo().tell(new Status(backendId, limit, granted, leases.size(), lastReason));
+  private Behavior<Object> onGetStatus(GetStatus get) {
+    get.replyTo().tell(new Status(backendId, book.epoch(), book.limit(), book.granted(), book.nodes(),
+        book.learning(), lastReason));
     return this;
   }
 
-  private Behavior<LeaseProtocol.Command> onNodeGone(Terminated terminated) {
-    NodeLease gone = leases.remove(terminated.getRef());
-    if (gone != null) {
-      getContext().getLog().info("backend {}: node pool {} gone, {} slots back", backendId,
-          terminated.getRef().path(), Math.max(gone.granted, gone.held));
-      tell(rebalance());
+  private Behavior<Object> onTick() {
+    boolean wasLearning = book.learning();
+    LeaseBook.Expired<ActorRef<Lease>> expired = book.expire();
+    for (Map.Entry<ActorRef<Lease>, Integer> gone : expired.dropped().entrySet()) {
+      getContext().unwatch(gone.getKey());
+      getContext().getLog().info("backend {}: node pool {} sent no demand for {} ms: its lease expired, {} slots back",
+          backendId, gone.getKey().path(), book.leaseTime().toMillis(), gone.getValue());
+    }
+    send(expired.leases());
+    endLearningOnceAllReported(wasLearning);
+    return this;
+  }
+
+  private Behavior<Object> onNodeGone(Terminated terminated) {
+    ActorRef<Lease> pool = terminated.getRef().unsafeUpcast();
+    if (book.knows(pool)) {
+      int slots = book.committed(pool);
+      send(book.remove(pool));
+      getContext().getLog().info("backend {}: node pool {} gone, {} slots back", backendId, pool.path(), slots);
     }
     return this;
   }
 
-  /**
-   * Moves grants toward a fair share of L among the nodes that want slots: each node's
-   * target is what it wants, capped by an equal split of L that leftover slots top up.
-   * A node keeps slots above its target until another node needs them or L drops below
-   * what is lent (so a node whose demand dips does not close and reopen connections).
-   * Lowers grants at once; raises them only out of slots that are free now.
-   *
-   * @return the nodes whose grant changed
-   */
-  private List<ActorRef<Lease>> rebalance() {
-    Map<ActorRef<Lease>, Integer> targets = fairTargets();
-    int committed = 0;
-    int shortfall = 0;
-    for (var entry : leases.entrySet()) {
-      NodeLease lease = entry.getValue();
-      committed += Math.max(lease.granted, lease.held);
-      shortfall += Math.max(0, targets.get(entry.getKey()) - Math.max(lease.granted, lease.held));
+  /** Ends learning when every Up member has reported; logs once when learning has ended, however it ended. */
+  private void endLearningOnceAllReported(boolean wasLearning) {
+    if (!wasLearning) {
+      return;
     }
-    int free = limit - committed;
-    int reclaim = Math.max(0, -free) + Math.max(0, shortfall - Math.max(0, free));
-    List<ActorRef<Lease>> changed = new ArrayList<>();
-    for (var entry : leases.entrySet()) {
-      NodeLease lease = entry.getValue();
-      int excess = lease.granted - targets.get(entry.getKey());
-      if (reclaim > 0 && excess > 0) {
-        int take = Math.min(excess, reclaim);
-        reclaim -= take;
-        // until the node confirms, it may still hold every slot of its old grant
-        lease.held = Math.max(lease.held, lease.granted);
-        lease.granted -= take;
-        lease.loweredAtSeq = lease.seq + 1;
-        changed.add(entry.getKey());
+    String how;
+    if (!book.learning()) {
+      how = "a lease time passed";
+    } else {
+      Set<Address> up = members.up();
+      if (up.isEmpty() || !reported.containsAll(up)) {
+        return;
       }
+      send(book.endLearning());
+      how = "every Up member reported";
     }
-    for (var entry : leases.entrySet()) {
-      NodeLease lease = entry.getValue();
-      int target = targets.get(entry.getKey());
-      if (target > lease.granted) {
-        // slots already held above the grant are counted in committed: reuse them first
-        int before = Math.max(lease.granted, lease.held);
-        int after = Math.min(target, before + Math.max(0, free));
-        if (after > lease.granted) {
-          free -= Math.max(0, after - before);
-          lease.granted = after;
-          changed.add(entry.getKey());
-        }
-      }
-    }
-    return changed;
+    getContext().getLog().info("backend {}: epoch {} learned in {} ms ({}): {} node pools on {} members; granting now",
+        backendId, book.epoch(), (nanoClock.getAsLong() - book.startedAtNanos()) / 1_000_000, how,
+        book.nodes(), reported.size());
+    reported.clear();
   }
 
-  private Map<ActorRef<Lease>, Integer> fairTargets() {
-    Map<ActorRef<Lease>, Integer> targets = new LinkedHashMap<>();
-    int remaining = limit;
-    List<ActorRef<Lease>> open = new ArrayList<>();
-    for (var entry : leases.entrySet()) {
-      targets.put(entry.getKey(), 0);
-      if (entry.getValue().wanted > 0) {
-        open.add(entry.getKey());
-      }
-    }
-    // water-filling: give each open node an equal share, capped by what it wants
-    while (remaining > 0 && !open.isEmpty()) {
-      int share = Math.max(1, remaining / open.size());
-      List<ActorRef<Lease>> stillOpen = new ArrayList<>();
-      for (ActorRef<Lease> node : open) {
-        if (remaining == 0) {
-          break;
-        }
-        int want = leases.get(node).wanted - targets.get(node);
-        int give = Math.min(Math.min(share, want), remaining);
-        targets.merge(node, give, Integer::sum);
-        remaining -= give;
-        if (leases.get(node).wanted > targets.get(node)) {
-          stillOpen.add(node);
-        }
-      }
-      open = stillOpen;
-    }
-    return targets;
-  }
-
-  private void tell(List<ActorRef<Lease>> nodes) {
-    for (ActorRef<Lease> node : nodes) {
-      NodeLease lease = leases.get(node);
-      if (lease != null) {
-        lease.seq++;
-        node.tell(new Lease(backendId, limit, lease.granted, lease.seq, lastReason));
-      }
+  private void send(List<Grant<ActorRef<Lease>>> leases) {
+    for (Grant<ActorRef<Lease>> lease : leases) {
+      lease.node().tell(new Lease(backendId, lease.epoch(), lease.seq(), lease.limit(), lease.granted(),
+          lease.demandSentAtNanos(), lease.validNanos(), lastReason));
     }
   }
 }

@@ -1,7 +1,6 @@
 package sluice.backend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -18,8 +17,6 @@ import sluice.protocol.LimitSpec;
 class BackendEntityTest {
   private static final ActorTestKit testKit = ActorTestKit.create();
   private static final LimitSpec FIXED_8 = LimitSpec.fixed(8);
-  /** The node has applied every lease sent to it. */
-  private static final long SEQ = Long.MAX_VALUE;
 
   @AfterAll
   static void stop() {
@@ -27,17 +24,30 @@ class BackendEntityTest {
   }
 
   private ActorRef<LeaseProtocol.Command> entity(String id) {
-    return testKit.spawn(BackendEntity.create(id, Duration.ofHours(1)));
+    return testKit.spawn(BackendEntity.create(id, Duration.ofHours(1), Duration.ofHours(1)));
   }
 
-  /** The last lease a node holds after the entity has settled. */
-  private static Lease latest(TestProbe<Lease> node) {
-    Lease last = node.receiveMessage();
-    while (true) {
-      try {
-        last = node.receiveMessage(Duration.ofMillis(200));
-      } catch (AssertionError none) {
-        return last;
+  /** A node's pool as the tests play it: it applies every lease and reports under the last. */
+  private static final class Pool {
+    final TestProbe<Lease> probe = testKit.createTestProbe();
+    Lease last;
+
+    Demand demand(String backendId, int wanted, int held) {
+      return last == null
+          ? new Demand(backendId, FIXED_8, wanted, held, 0, 0, 0, System.nanoTime(), probe.ref())
+          : new Demand(backendId, FIXED_8, wanted, held, last.granted(), last.epoch(), last.seq(),
+              System.nanoTime(), probe.ref());
+    }
+
+    /** The last lease the pool holds after the entity has settled. */
+    Lease latest() {
+      last = probe.receiveMessage();
+      while (true) {
+        try {
+          last = probe.receiveMessage(Duration.ofMillis(200));
+        } catch (AssertionError none) {
+          return last;
+        }
       }
     }
   }
@@ -45,11 +55,11 @@ class BackendEntityTest {
   @Test
   void oneNodeGetsWhatItWantsUpToTheLimit() {
     var entity = entity("one");
-    TestProbe<Lease> node = testKit.createTestProbe();
-    entity.tell(new Demand("one", FIXED_8, 3, 0, SEQ, node.ref()));
-    assertEquals(3, latest(node).granted());
-    entity.tell(new Demand("one", FIXED_8, 100, 3, SEQ, node.ref()));
-    Lease lease = latest(node);
+    Pool node = new Pool();
+    entity.tell(node.demand("one", 3, 0));
+    assertEquals(3, node.latest().granted());
+    entity.tell(node.demand("one", 100, 3));
+    Lease lease = node.latest();
     assertEquals(8, lease.granted());
     assertEquals(8, lease.limit());
   }
@@ -57,18 +67,18 @@ class BackendEntityTest {
   @Test
   void twoNodesShareAndNeverExceedTheLimit() {
     var entity = entity("two");
-    TestProbe<Lease> a = testKit.createTestProbe();
-    TestProbe<Lease> b = testKit.createTestProbe();
-    entity.tell(new Demand("two", FIXED_8, 100, 0, SEQ, a.ref()));
-    assertEquals(8, latest(a).granted());
+    Pool a = new Pool();
+    Pool b = new Pool();
+    entity.tell(a.demand("two", 100, 0));
+    assertEquals(8, a.latest().granted());
     // a holds all 8; b asks: a's grant drops to its fair share, b gets only what is free (nothing yet)
-    entity.tell(new Demand("two", FIXED_8, 100, 0, SEQ, b.ref()));
-    assertEquals(0, latest(b).granted());
-    assertEquals(4, latest(a).granted());
+    entity.tell(b.demand("two", 100, 0));
+    assertEquals(0, b.latest().granted());
+    assertEquals(4, a.latest().granted());
     // a reports it let 4 connections go: b may now take them
-    entity.tell(new Demand("two", FIXED_8, 100, 4, SEQ, a.ref()));
-    entity.tell(new Demand("two", FIXED_8, 100, 0, SEQ, b.ref()));
-    assertEquals(4, latest(b).granted());
+    entity.tell(a.demand("two", 100, 4));
+    entity.tell(b.demand("two", 100, 0));
+    assertEquals(4, b.latest().granted());
     TestProbe<LeaseProtocol.Status> status = testKit.createTestProbe();
     entity.tell(new LeaseProtocol.GetStatus("two", status.ref()));
     assertEquals(8, status.receiveMessage().granted());
@@ -77,51 +87,51 @@ class BackendEntityTest {
   @Test
   void aLowerLimitIsHonouredAsNodesGiveSlotsBack() {
     var entity = entity("lower");
-    TestProbe<Lease> a = testKit.createTestProbe();
-    TestProbe<Lease> b = testKit.createTestProbe();
-    entity.tell(new Demand("lower", FIXED_8, 4, 4, SEQ, a.ref()));
-    entity.tell(new Demand("lower", FIXED_8, 4, 0, SEQ, b.ref()));
-    assertEquals(4, latest(a).granted());
-    assertEquals(4, latest(b).granted());
+    Pool a = new Pool();
+    Pool b = new Pool();
+    entity.tell(a.demand("lower", 4, 4));
+    entity.tell(b.demand("lower", 4, 0));
+    assertEquals(4, a.latest().granted());
+    assertEquals(4, b.latest().granted());
     entity.tell(new LimitDecision("lower", 4, "test"));
-    assertEquals(2, latest(a).granted());
-    assertEquals(2, latest(b).granted());
+    assertEquals(2, a.latest().granted());
+    assertEquals(2, b.latest().granted());
     // a still holds 4 connections: even if b asks for more, nothing beyond 4 in total is lent
-    entity.tell(new Demand("lower", FIXED_8, 10, 2, SEQ, b.ref()));
-    assertEquals(2, latest(b).granted());
+    entity.tell(b.demand("lower", 10, 2));
+    assertEquals(2, b.latest().granted());
   }
 
   @Test
   void aReportOlderThanALoweredGrantDoesNotFreeSlots() {
     var entity = entity("stale");
-    TestProbe<Lease> a = testKit.createTestProbe();
-    TestProbe<Lease> b = testKit.createTestProbe();
-    entity.tell(new Demand("stale", FIXED_8, 100, 0, SEQ, a.ref()));
-    Lease full = latest(a);
+    Pool a = new Pool();
+    Pool b = new Pool();
+    entity.tell(a.demand("stale", 100, 0));
+    Lease full = a.latest();
     assertEquals(8, full.granted());
-    entity.tell(new Demand("stale", FIXED_8, 100, 0, SEQ, b.ref()));
-    Lease lowered = latest(a);
+    entity.tell(b.demand("stale", 100, 0));
+    Lease lowered = a.latest();
     assertEquals(4, lowered.granted());
     // a report a counted before it saw the lowered grant says 0 held; a may hold 8 by now
-    entity.tell(new Demand("stale", FIXED_8, 100, 0, full.seq(), a.ref()));
-    entity.tell(new Demand("stale", FIXED_8, 100, 0, SEQ, b.ref()));
-    assertEquals(0, latest(b).granted());
+    entity.tell(new Demand("stale", FIXED_8, 100, 0, 8, full.epoch(), full.seq(), System.nanoTime(), a.probe.ref()));
+    entity.tell(b.demand("stale", 100, 0));
+    assertEquals(0, b.latest().granted());
     // once a confirms after the lowered lease, its freed slots move to b
-    entity.tell(new Demand("stale", FIXED_8, 100, 4, lowered.seq(), a.ref()));
-    entity.tell(new Demand("stale", FIXED_8, 100, 0, SEQ, b.ref()));
-    assertEquals(4, latest(b).granted());
+    entity.tell(a.demand("stale", 100, 4));
+    entity.tell(b.demand("stale", 100, 0));
+    assertEquals(4, b.latest().granted());
   }
 
   @Test
   void slotsOfANodeThatDiesGoBack() {
     var entity = entity("dies");
-    TestProbe<Lease> a = testKit.createTestProbe();
-    TestProbe<Lease> b = testKit.createTestProbe();
-    entity.tell(new Demand("dies", FIXED_8, 8, 8, SEQ, a.ref()));
-    assertEquals(8, latest(a).granted());
-    entity.tell(new Demand("dies", FIXED_8, 8, 0, SEQ, b.ref()));
-    assertTrue(latest(b).granted() == 0, "a still holds everything");
-    a.stop();
-    assertEquals(8, latest(b).granted());
+    Pool a = new Pool();
+    Pool b = new Pool();
+    entity.tell(a.demand("dies", 8, 8));
+    assertEquals(8, a.latest().granted());
+    entity.tell(b.demand("dies", 8, 0));
+    assertEquals(0, b.latest().granted(), "a still holds everything");
+    a.probe.stop();
+    assertEquals(8, b.latest().granted());
   }
 }

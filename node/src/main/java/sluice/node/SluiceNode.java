@@ -38,6 +38,11 @@ import sluice.node.settings.SluiceSettings;
  */
 public final class SluiceNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SluiceNode.class);
+  /**
+   * How long a lease stays valid after the demand it answers; many report intervals, so
+   * that a lost report or two does not cost a node its slots. Not a setting (yet).
+   */
+  private static final Duration LEASE_TIME = Duration.ofSeconds(2);
 
   private final ActorSystem<Void> system;
   private final Map<String, ActorRef<PoolQueue.Command>> pools;
@@ -86,7 +91,7 @@ public final class SluiceNode implements AutoCloseable {
       if (settings.cluster().seedNodes().isEmpty()) {
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
-      BackendEntity.initSharding(context.getSystem(), settings.controllerWindow());
+      BackendEntity.initSharding(context.getSystem(), settings.controllerWindow(), LEASE_TIME);
       Map<String, ActorRef<PoolQueue.Command>> pools = new LinkedHashMap<>();
       for (PoolSettings pool : settings.pools().values()) {
         pools.put(pool.name(), context.spawn(

@@ -7,11 +7,21 @@ import org.apache.pekko.actor.typed.ActorRef;
  * the back-end's sharded entity (which owns the back-end's limit for the whole cluster).
  *
  * <p>A node holds a lease on some of a back-end's slots: it may keep at most
- * {@code granted} requests in flight (one per connection). The node reports how many slots
- * it {@code holds} (connections open or busy) and how many it {@code wants}; the entity
- * answers with a {@link Lease}. The entity never lets the slots granted to and held by all
- * nodes add up to more than the limit: when it takes slots back, it counts them as used
- * until the node reports that it let them go.
+ * {@code granted} requests in flight (one per connection) until the lease expires. The
+ * node reports how many slots it {@code holds} (connections open or busy) and how many it
+ * {@code wants}; the entity answers with a {@link Lease}. The entity never lets the slots
+ * granted to and held by all nodes add up to more than the limit: when it takes slots back,
+ * it counts them as used until the node reports that it let them go or its lease expires.
+ *
+ * <p>Each incarnation of the entity (after a start, a restart, a move) has its own
+ * {@code epoch}, never 0; seqs count within an epoch. A new incarnation first learns what
+ * the nodes hold and grants nothing until they have reported or a lease time has passed.
+ *
+ * <p>Expiry needs no shared clock: a node stamps each demand with its own
+ * {@link System#nanoTime()}, the entity echoes the stamp of the latest demand it has from
+ * that node, and the node's lease runs until its own clock reaches
+ * {@code demandSentAtNanos + validNanos}. The node sent before the entity received, so the
+ * node's lease always ends no later than the entity counts it.
  */
 public final class LeaseProtocol {
   private LeaseProtocol() {}
@@ -22,18 +32,46 @@ public final class LeaseProtocol {
   /**
    * A node's periodic report for one back-end: also a lease renewal. {@code replyTo}
    * identifies the node's pool; the entity watches it and frees its slots when it dies.
-   * {@code seenSeq} is the sequence number of the last lease the node had applied when it
-   * counted {@code held}: a report older than a lowered grant cannot prove slots free.
+   *
+   * @param wanted      slots the node could use now (in flight plus waiting)
+   * @param held        slots the node holds now (connections open or busy)
+   * @param grantedNow  slots the node may still use under its current lease (0 if none or lapsed)
+   * @param epoch       epoch of the lease the node applies (0 if none)
+   * @param seenSeq     seq of that lease (0 if none): a report counted before the node saw its
+   *                    grant lowered cannot prove slots free
+   * @param sentAtNanos the node's own {@link System#nanoTime()} when it sent this; the entity
+   *                    only echoes it
    */
   public record Demand(
-      String backendId, LimitSpec spec, int wanted, int held, long seenSeq, ActorRef<Lease> replyTo)
+      String backendId,
+      LimitSpec spec,
+      int wanted,
+      int held,
+      int grantedNow,
+      long epoch,
+      long seenSeq,
+      long sentAtNanos,
+      ActorRef<Lease> replyTo)
       implements Command {}
 
   /**
-   * The entity's answer: the back-end's cluster-wide limit and this node's share of it.
-   * {@code seq} rises with every lease the entity sends to this node.
+   * The entity's answer: the back-end's cluster-wide limit and this node's share of it,
+   * valid until the node's clock reaches {@code demandSentAtNanos + validNanos}.
+   *
+   * @param epoch             the entity incarnation that issued it
+   * @param seq               rises with every lease the incarnation sends to this node
+   * @param demandSentAtNanos the {@code sentAtNanos} of the latest demand the entity has from
+   *                          this node (also in leases it sends on its own)
    */
-  public record Lease(String backendId, int limit, int granted, long seq, String reason)
+  public record Lease(
+      String backendId,
+      long epoch,
+      long seq,
+      int limit,
+      int granted,
+      long demandSentAtNanos,
+      long validNanos,
+      String reason)
       implements KryoMessage {}
 
   /**
@@ -67,7 +105,11 @@ public final class LeaseProtocol {
   /** Asks the entity for its state (admin API and tests). */
   public record GetStatus(String backendId, ActorRef<Status> replyTo) implements Command {}
 
-  /** The entity's state: its limit, the slots granted to nodes and the last decision. */
-  public record Status(String backendId, int limit, int granted, int nodes, String lastReason)
+  /**
+   * The entity's state: its incarnation, its limit, the slots granted to nodes, whether it is
+   * still learning what the nodes hold, and the last decision.
+   */
+  public record Status(
+      String backendId, long epoch, int limit, int granted, int nodes, boolean learning, String lastReason)
       implements KryoMessage {}
 }

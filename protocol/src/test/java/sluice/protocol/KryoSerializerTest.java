@@ -47,21 +47,25 @@ class KryoSerializerTest {
   @Test
   void demandWithLimitSpec() {
     TestProbe<LeaseProtocol.Lease> probe = testKit.createTestProbe();
-    LeaseProtocol.Demand demand = new LeaseProtocol.Demand("127.0.0.1:9001", SPEC, 12, 3, 7L, probe.ref());
+    LeaseProtocol.Demand demand = new LeaseProtocol.Demand("127.0.0.1:9001", SPEC, 12, 3, 5,
+        0x5eed_cafe_f00dL, 7L, -123_456_789_012L, probe.ref());
     assertEquals(demand, roundTrip(demand));
   }
 
   @Test
   void demandCarriesAWorkingReplyAddress() {
     TestProbe<LeaseProtocol.Lease> probe = testKit.createTestProbe();
-    var back = (LeaseProtocol.Demand) roundTrip(new LeaseProtocol.Demand("b", LimitSpec.fixed(4), 1, 0, 7L, probe.ref()));
-    back.replyTo().tell(new LeaseProtocol.Lease("b", 4, 1, 1, "test"));
-    assertEquals(new LeaseProtocol.Lease("b", 4, 1, 1, "test"), probe.receiveMessage());
+    var back = (LeaseProtocol.Demand) roundTrip(
+        new LeaseProtocol.Demand("b", LimitSpec.fixed(4), 1, 0, 0, 0L, 0L, 42L, probe.ref()));
+    var lease = new LeaseProtocol.Lease("b", 9L, 1, 4, 1, 42L, 2_000_000_000L, "test");
+    back.replyTo().tell(lease);
+    assertEquals(lease, probe.receiveMessage());
   }
 
   @Test
   void lease() {
-    var lease = new LeaseProtocol.Lease("127.0.0.1:9001", 24, 12, 1, "fixed: initial");
+    var lease = new LeaseProtocol.Lease("127.0.0.1:9001", Long.MAX_VALUE, 3, 24, 12,
+        Long.MIN_VALUE + 17, 2_000_000_000L, "fixed: initial");
     assertEquals(lease, roundTrip(lease));
   }
 
@@ -77,8 +81,10 @@ class KryoSerializerTest {
     TestProbe<LeaseProtocol.Status> probe = testKit.createTestProbe();
     var get = new LeaseProtocol.GetStatus("b", probe.ref());
     assertEquals(get, roundTrip(get));
-    var status = new LeaseProtocol.Status("b", 10, 7, 2, "why");
+    var status = new LeaseProtocol.Status("b", 0x1234_5678_9abcL, 10, 7, 2, true, "why");
     assertEquals(status, roundTrip(status));
+    var learned = new LeaseProtocol.Status("b", 1L, 10, 7, 2, false, "why");
+    assertEquals(learned, roundTrip(learned));
   }
 
   @Test

@@ -3,7 +3,9 @@ package sluice.node.pool;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
@@ -30,6 +32,7 @@ import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.util.ByteString;
 import sluice.backend.BackendEntity;
+import sluice.node.backend.LeaseState;
 import sluice.node.http.Forwarding;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.Balance;
@@ -89,6 +92,8 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
   private final Materializer materializer;
   private final ClientConnectionSettings clientSettings;
   private final List<BackendLink> links = new ArrayList<>();
+  /** This node's lease on each back-end, by back-end id. */
+  private final Map<String, LeaseState> leases = new HashMap<>();
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final ActorRef<Lease> leaseInbox;
   private final BackendConnection.Events events;
@@ -150,6 +155,7 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
     long now = System.nanoTime();
     for (BackendSettings backend : settings.backends()) {
       links.add(new BackendLink(backend, sharding.entityRefFor(BackendEntity.TYPE_KEY, backend.id()), now));
+      leases.put(backend.id(), new LeaseState(System::nanoTime));
     }
     Duration queueTimeout = settings.queue().timeout();
     Duration expireEvery = clamp(queueTimeout.dividedBy(10), Duration.ofMillis(10), Duration.ofMillis(250));
@@ -644,8 +650,8 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
         if (link.granted != lease.granted() || link.limit != lease.limit()) {
           getContext().getLog().debug("backend {}: lease {} of limit {}", link.id, lease.granted(), lease.limit());
         }
-        if (lease.seq() <= link.leaseSeq) {
-          continue; // an older lease overtaken by a newer one
+        if (!leases.get(link.id).apply(lease)) {
+          continue; // overtaken by a newer lease, or from an entity incarnation left behind
         }
         link.leaseSeq = lease.seq();
         link.demandPending = false;
@@ -676,7 +682,9 @@ public final class PoolQueue extends AbstractBehavior<PoolQueue.Command> {
 
   private void sendDemand(BackendLink link) {
     int wanted = Math.max(settings.connections().preOpen(), link.inFlight() + queue.size());
-    link.entity.tell(new Demand(link.id, link.spec, wanted, link.connections.size(), link.leaseSeq, leaseInbox));
+    LeaseState lease = leases.get(link.id);
+    link.entity.tell(new Demand(link.id, link.spec, wanted, link.connections.size(), link.granted,
+        lease.epoch(), lease.seq(), System.nanoTime(), leaseInbox));
   }
 
   private Behavior<Command> onReportTick() {
