@@ -13,12 +13,13 @@ import java.util.Map;
 final class Events {
   private Events() {}
 
+  static final String HEAD_STARTED = "head started";
   static final String END = "end";
 
   /**
    * {@code "GET / HTTP/1.1 | Host: a"}, {@code "data:bytes"}, {@code "end:bytes"},
-   * {@code "end"} (the shared empty LastHttpContent), {@code "refused 400 reason"}.
-   * Releases what it describes.
+   * {@code "end"} (the shared empty LastHttpContent), {@code "refused 400 reason"},
+   * {@code "head started"}. Releases what it describes.
    */
   static String describe(Object event) {
     if (event instanceof HttpRequest request) {
@@ -51,6 +52,9 @@ final class Events {
     }
     if (event instanceof RequestParser.Malformed malformed) {
       return "refused " + malformed.status().code() + " " + malformed.reason();
+    }
+    if (event == RequestDecoder.HeadStarted.INSTANCE) {
+      return HEAD_STARTED;
     }
     throw new AssertionError("unexpected event " + event);
   }
