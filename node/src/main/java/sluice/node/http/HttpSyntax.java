@@ -1,13 +1,14 @@
 package sluice.node.http;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.util.AsciiString;
-import io.netty.util.ByteProcessor;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 
 /**
  * The character classes and small grammars of RFC 9110, RFC 9112 and RFC 3986 that
- * {@link RequestParser} checks, on a range {@code [from, to)} of a {@link ByteBuf}'s bytes
- * (absolute indexes; reader and writer index untouched). Stateless.
+ * {@link RequestParser} checks, on a range {@code [from, to)} of a line's bytes. Plain
+ * loops over an array with table look-ups: the hot path of the parser. Stateless.
  */
 final class HttpSyntax {
   private HttpSyntax() {}
@@ -40,17 +41,12 @@ final class HttpSyntax {
     }
   }
 
-  /** Stops at the first byte that is not a tchar. */
-  static final ByteProcessor FIND_NON_TCHAR = b -> TCHAR[b & 0xff];
-  /** Stops at the first byte a field value must not hold: NUL, CR, LF, other controls, DEL. */
-  static final ByteProcessor FIND_NON_FIELD_VALUE = b -> FIELD_VALUE[b & 0xff];
-  private static final ByteProcessor FIND_NON_URI = b -> URI[b & 0xff];
-  private static final ByteProcessor FIND_NON_REG_NAME = b -> REG_NAME[b & 0xff];
-  private static final ByteProcessor FIND_NON_HEX = b -> HEX[b & 0xff];
-  private static final ByteProcessor FIND_PATH_OR_QUERY = b -> b != '/' && b != '?';
-
   static boolean isWhitespace(byte b) {
     return b == SP || b == HTAB;
+  }
+
+  static boolean isDigit(byte b) {
+    return b >= '0' && b <= '9';
   }
 
   static boolean isHex(byte b) {
@@ -58,42 +54,88 @@ final class HttpSyntax {
   }
 
   /** The index of the first byte in [from, to) that is not a tchar, or {@code to}. */
-  static int tokenEnd(ByteBuf buf, int from, int to) {
-    return end(buf.forEachByte(from, to - from, FIND_NON_TCHAR), to);
+  static int tokenEnd(byte[] line, int from, int to) {
+    return skip(line, from, to, TCHAR);
   }
 
   /** The index of the first byte in [from, to) that is not a hex digit, or {@code to}. */
-  static int hexEnd(ByteBuf buf, int from, int to) {
-    return end(buf.forEachByte(from, to - from, FIND_NON_HEX), to);
+  static int hexEnd(byte[] line, int from, int to) {
+    return skip(line, from, to, HEX);
   }
 
   /** The index of the first byte in [from, to) that is not SP or HTAB, or {@code to}. */
-  static int skipWhitespace(ByteBuf buf, int from, int to) {
-    return end(buf.forEachByte(from, to - from, ByteProcessor.FIND_NON_LINEAR_WHITESPACE), to);
+  static int skipWhitespace(byte[] line, int from, int to) {
+    int i = from;
+    while (i < to && isWhitespace(line[i])) {
+      i++;
+    }
+    return i;
   }
 
   /** {@code to} moved back over trailing SP and HTAB, not below {@code from}. */
-  static int trimWhitespace(ByteBuf buf, int from, int to) {
-    int last = buf.forEachByteDesc(from, to - from, ByteProcessor.FIND_NON_LINEAR_WHITESPACE);
-    return last < 0 ? from : last + 1;
+  static int trimWhitespace(byte[] line, int from, int to) {
+    int i = to;
+    while (i > from && isWhitespace(line[i - 1])) {
+      i--;
+    }
+    return i;
   }
 
-  private static int end(int found, int to) {
-    return found < 0 ? to : found;
+  /** The index of the first {@code b} in [from, to), or -1. */
+  static int indexOf(byte[] line, int from, int to, byte b) {
+    for (int i = from; i < to; i++) {
+      if (line[i] == b) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Eight bytes of an array as one long, for the word-at-a-time scan of field values. */
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long ONES = 0x0101010101010101L;
+  private static final long HIGH_BITS = 0x8080808080808080L;
+
+  /**
+   * The index of the first byte a field value must not hold (NUL, CR, LF, other controls,
+   * DEL), or -1. Values are most of a head's bytes, so they are scanned eight at a time
+   * while no byte is below 0x20 or DEL (the usual case; "has a byte less than n" of
+   * Hacker's Delight 6-1), then one at a time.
+   */
+  static int findInvalidFieldValue(byte[] line, int from, int to) {
+    int i = from;
+    for (; i + Long.BYTES <= to; i += Long.BYTES) {
+      long word = (long) LONGS.get(line, i);
+      long controls = (word - 0x20 * ONES) & ~word & HIGH_BITS;
+      long del = word ^ (0x7f * ONES);
+      long dels = (del - ONES) & ~del & HIGH_BITS;
+      if ((controls | dels) != 0) {
+        break; // perhaps only an HTAB: the table decides
+      }
+    }
+    int stop = skip(line, i, to, FIELD_VALUE);
+    return stop < to ? stop : -1;
+  }
+
+  private static int skip(byte[] line, int from, int to, boolean[] allowed) {
+    int i = from;
+    while (i < to && allowed[line[i] & 0xff]) {
+      i++;
+    }
+    return i;
   }
 
   /** Whether the bytes are {@code lowerCase} in any letter case (ASCII). */
-  static boolean equalsIgnoreCase(ByteBuf buf, int from, int to, AsciiString lowerCase) {
-    int length = to - from;
-    if (length != lowerCase.length()) {
+  static boolean equalsIgnoreCase(byte[] line, int from, int to, AsciiString lowerCase) {
+    if (to - from != lowerCase.length()) {
       return false;
     }
-    for (int i = 0; i < length; i++) {
-      int c = buf.getByte(from + i);
+    for (int i = from; i < to; i++) {
+      int c = line[i];
       if (c >= 'A' && c <= 'Z') {
         c += 'a' - 'A';
       }
-      if (c != lowerCase.byteAt(i)) {
+      if (c != lowerCase.byteAt(i - from)) {
         return false;
       }
     }
@@ -101,13 +143,12 @@ final class HttpSyntax {
   }
 
   /** Whether the bytes are exactly {@code expected}. */
-  static boolean equalsExactly(ByteBuf buf, int from, int to, AsciiString expected) {
-    int length = to - from;
-    if (length != expected.length()) {
+  static boolean equalsExactly(byte[] line, int from, int to, AsciiString expected) {
+    if (to - from != expected.length()) {
       return false;
     }
-    for (int i = 0; i < length; i++) {
-      if (buf.getByte(from + i) != expected.byteAt(i)) {
+    for (int i = from; i < to; i++) {
+      if (line[i] != expected.byteAt(i - from)) {
         return false;
       }
     }
@@ -119,30 +160,32 @@ final class HttpSyntax {
    * or -1: allowed are unreserved, pct-encoded, sub-delims, ":", "@", "/", "?" (RFC 3986
    * 3.3, 3.4). At a "%" not followed by two hex digits, the index of that "%".
    */
-  static int findInvalidPathOrQuery(ByteBuf buf, int from, int to) {
-    return findInvalidPctEncodedRun(buf, from, to, FIND_NON_URI);
+  static int findInvalidPathOrQuery(byte[] line, int from, int to) {
+    return findInvalidPctEncodedRun(line, from, to, URI);
   }
 
   /** The index of the first "/" or "?" in [from, to), or {@code to}: where an authority ends. */
-  static int authorityEnd(ByteBuf buf, int from, int to) {
-    return end(buf.forEachByte(from, to - from, FIND_PATH_OR_QUERY), to);
+  static int authorityEnd(byte[] line, int from, int to) {
+    int i = from;
+    while (i < to && line[i] != '/' && line[i] != '?') {
+      i++;
+    }
+    return i;
   }
 
-  /** Bytes of a class (stopped by {@code findOther}) and pct-encoded triplets: the first other byte, or -1. */
-  private static int findInvalidPctEncodedRun(ByteBuf buf, int from, int to, ByteProcessor findOther) {
+  /** Bytes of a class and pct-encoded triplets: the index of the first other byte, or -1. */
+  private static int findInvalidPctEncodedRun(byte[] line, int from, int to, boolean[] allowed) {
     int i = from;
-    while (i < to) {
-      int stop = buf.forEachByte(i, to - i, findOther);
-      if (stop < 0) {
+    while (true) {
+      i = skip(line, i, to, allowed);
+      if (i == to) {
         return -1;
       }
-      if (buf.getByte(stop) != '%' || stop + 2 >= to
-          || !isHex(buf.getByte(stop + 1)) || !isHex(buf.getByte(stop + 2))) {
-        return stop;
+      if (line[i] != '%' || i + 2 >= to || !isHex(line[i + 1]) || !isHex(line[i + 2])) {
+        return i;
       }
-      i = stop + 3;
+      i += 3;
     }
-    return -1;
   }
 
   /**
@@ -151,50 +194,50 @@ final class HttpSyntax {
    * an IPv6 literal in brackets, then optionally ":" and 1 to 5 digits up to 65535. No
    * userinfo, no IPvFuture, no zone identifier.
    */
-  static boolean isHostAndPort(ByteBuf buf, int from, int to) {
+  static boolean isHostAndPort(byte[] line, int from, int to) {
     if (from >= to) {
       return false;
     }
     int hostEnd;
-    if (buf.getByte(from) == '[') {
-      int close = buf.indexOf(from, to, (byte) ']');
-      if (close < 0 || !isIpv6(buf, from + 1, close)) {
+    if (line[from] == '[') {
+      int close = indexOf(line, from, to, (byte) ']');
+      if (close < 0 || !isIpv6(line, from + 1, close)) {
         return false;
       }
       hostEnd = close + 1;
     } else {
-      hostEnd = end(buf.indexOf(from, to, (byte) ':'), to);
-      if (hostEnd == from || findInvalidPctEncodedRun(buf, from, hostEnd, FIND_NON_REG_NAME) >= 0) {
+      int colon = indexOf(line, from, to, (byte) ':');
+      hostEnd = colon < 0 ? to : colon;
+      if (hostEnd == from || findInvalidPctEncodedRun(line, from, hostEnd, REG_NAME) >= 0) {
         return false;
       }
     }
     if (hostEnd == to) {
       return true;
     }
-    return buf.getByte(hostEnd) == ':' && isPort(buf, hostEnd + 1, to);
+    return line[hostEnd] == ':' && isPort(line, hostEnd + 1, to);
   }
 
-  private static boolean isPort(ByteBuf buf, int from, int to) {
+  private static boolean isPort(byte[] line, int from, int to) {
     if (from >= to || to - from > 5) {
       return false;
     }
     int port = 0;
     for (int i = from; i < to; i++) {
-      byte b = buf.getByte(i);
-      if (b < '0' || b > '9') {
+      if (!isDigit(line[i])) {
         return false;
       }
-      port = port * 10 + (b - '0');
+      port = port * 10 + (line[i] - '0');
     }
     return port <= 65535;
   }
 
   /** RFC 3986 IPv6address: eight h16 groups, or fewer around one "::"; may end in an IPv4 address. */
-  static boolean isIpv6(ByteBuf buf, int from, int to) {
+  static boolean isIpv6(byte[] line, int from, int to) {
     int i = from;
     int groups = 0;
     boolean compressed = false;
-    if (to - i >= 2 && buf.getByte(i) == ':' && buf.getByte(i + 1) == ':') {
+    if (to - i >= 2 && line[i] == ':' && line[i + 1] == ':') {
       compressed = true;
       i += 2;
       if (i == to) {
@@ -202,10 +245,10 @@ final class HttpSyntax {
       }
     }
     while (true) {
-      int groupEnd = hexEnd(buf, i, to);
-      if (groupEnd < to && buf.getByte(groupEnd) == '.') {
+      int groupEnd = hexEnd(line, i, to);
+      if (groupEnd < to && line[groupEnd] == '.') {
         // ls32 as an IPv4 address: the last two groups
-        return isIpv4(buf, i, to) && (compressed ? groups + 2 <= 7 : groups + 2 == 8);
+        return isIpv4(line, i, to) && (compressed ? groups + 2 <= 7 : groups + 2 == 8);
       }
       int digits = groupEnd - i;
       if (digits == 0 || digits > 4 || ++groups > 8) {
@@ -215,10 +258,10 @@ final class HttpSyntax {
       if (i == to) {
         break;
       }
-      if (buf.getByte(i) != ':' || ++i == to) {
+      if (line[i] != ':' || ++i == to) {
         return false;
       }
-      if (buf.getByte(i) == ':') {
+      if (line[i] == ':') {
         if (compressed) {
           return false;
         }
@@ -232,23 +275,23 @@ final class HttpSyntax {
   }
 
   /** RFC 3986 IPv4address: four dec-octets without leading zeros. */
-  static boolean isIpv4(ByteBuf buf, int from, int to) {
+  static boolean isIpv4(byte[] line, int from, int to) {
     int i = from;
     for (int octet = 0; octet < 4; octet++) {
       if (octet > 0) {
-        if (i >= to || buf.getByte(i) != '.') {
+        if (i >= to || line[i] != '.') {
           return false;
         }
         i++;
       }
       int start = i;
       int value = 0;
-      while (i < to && i - start < 3 && buf.getByte(i) >= '0' && buf.getByte(i) <= '9') {
-        value = value * 10 + (buf.getByte(i) - '0');
+      while (i < to && i - start < 3 && isDigit(line[i])) {
+        value = value * 10 + (line[i] - '0');
         i++;
       }
       int digits = i - start;
-      if (digits == 0 || value > 255 || (digits > 1 && buf.getByte(start) == '0')) {
+      if (digits == 0 || value > 255 || (digits > 1 && line[start] == '0')) {
         return false;
       }
     }
@@ -259,29 +302,29 @@ final class HttpSyntax {
    * RFC 9112 7.1.1 chunk-ext, the bytes after a chunk size:
    * {@code *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] )}.
    */
-  static boolean isChunkExtensions(ByteBuf buf, int from, int to) {
+  static boolean isChunkExtensions(byte[] line, int from, int to) {
     int i = from;
     while (i < to) {
-      i = skipWhitespace(buf, i, to);
-      if (i == to || buf.getByte(i) != ';') {
+      i = skipWhitespace(line, i, to);
+      if (i == to || line[i] != ';') {
         return false;
       }
-      i = skipWhitespace(buf, i + 1, to);
-      int nameEnd = tokenEnd(buf, i, to);
+      i = skipWhitespace(line, i + 1, to);
+      int nameEnd = tokenEnd(line, i, to);
       if (nameEnd == i) {
         return false;
       }
       i = nameEnd;
-      int equals = skipWhitespace(buf, i, to);
-      if (equals < to && buf.getByte(equals) == '=') {
-        i = skipWhitespace(buf, equals + 1, to);
-        if (i < to && buf.getByte(i) == '"') {
-          i = quotedStringEnd(buf, i, to);
+      int equals = skipWhitespace(line, i, to);
+      if (equals < to && line[equals] == '=') {
+        i = skipWhitespace(line, equals + 1, to);
+        if (i < to && line[i] == '"') {
+          i = quotedStringEnd(line, i, to);
           if (i < 0) {
             return false;
           }
         } else {
-          int valueEnd = tokenEnd(buf, i, to);
+          int valueEnd = tokenEnd(line, i, to);
           if (valueEnd == i) {
             return false;
           }
@@ -293,15 +336,15 @@ final class HttpSyntax {
   }
 
   /** The index after the quoted-string that opens at {@code from}, or -1 (RFC 9110 5.6.4). */
-  private static int quotedStringEnd(ByteBuf buf, int from, int to) {
+  private static int quotedStringEnd(byte[] line, int from, int to) {
     int i = from + 1;
     while (i < to) {
-      byte b = buf.getByte(i);
+      byte b = line[i];
       if (b == '"') {
         return i + 1;
       }
       if (b == '\\') {
-        if (i + 1 >= to || !isQuotedPairChar(buf.getByte(i + 1))) {
+        if (i + 1 >= to || !isQuotedPairChar(line[i + 1])) {
           return -1;
         }
         i += 2;

@@ -25,7 +25,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
-import io.netty.util.CharsetUtil;
+import java.nio.charset.StandardCharsets;
 
 /**
  * A strict HTTP/1.x request parser (RFC 9112), without a channel: {@link #next} takes the
@@ -40,6 +40,9 @@ import io.netty.util.CharsetUtil;
  * {@code CHUNK_SIZE}, {@code CHUNK_DATA}, {@code CHUNK_END}, {@code TRAILERS} (chunked);
  * after the request's LastHttpContent, {@code REQUEST_LINE} again. {@code DEAD} after a
  * Malformed, for good. Only {@link #next} changes the state.
+ *
+ * <p>Lines are found with Netty's word-at-a-time {@code indexOf} for LF, then copied once
+ * into an array and checked there; a field's name and value are views of that array.
  *
  * <p>Invariants: the parser holds no ByteBuf, only offsets relative to the reader index;
  * the reader index moves only over complete lines and over body bytes handed out, so the
@@ -193,7 +196,7 @@ public final class RequestParser {
     if (end < 0) {
       return refuse(BAD_REQUEST, "LF without CR");
     }
-    Object result = parseRequestLine(in, start, end);
+    Object result = parseRequestLine(copy(in, start, end));
     if (result == PROCEED) {
       in.readerIndex(lf + 1);
     }
@@ -231,40 +234,41 @@ public final class RequestParser {
   }
 
   /** {@code method SP request-target SP HTTP-version}, the line without its CRLF. */
-  private Object parseRequestLine(ByteBuf in, int start, int end) {
-    int sp1 = in.indexOf(start, Math.min(end, start + MAX_METHOD_LENGTH + 1), SP);
+  private Object parseRequestLine(byte[] line) {
+    int end = line.length;
+    int sp1 = HttpSyntax.indexOf(line, 0, Math.min(end, MAX_METHOD_LENGTH + 1), SP);
     if (sp1 < 0) {
-      return refuse(BAD_REQUEST, end - start > MAX_METHOD_LENGTH ? "method too long" : "malformed request line");
+      return refuse(BAD_REQUEST, end > MAX_METHOD_LENGTH ? "method too long" : "malformed request line");
     }
     int targetStart = sp1 + 1;
-    int sp2 = in.indexOf(targetStart, end, SP);
+    int sp2 = HttpSyntax.indexOf(line, targetStart, end, SP);
     int targetEnd = sp2 < 0 ? end : sp2;
     if (targetEnd - targetStart > limits.maxUriLength()) {
       return refuse(REQUEST_URI_TOO_LONG, "request target too long");
     }
-    if (sp2 < 0 || sp1 == start || targetEnd == targetStart) {
+    if (sp2 < 0 || sp1 == 0 || targetEnd == targetStart) {
       return refuse(BAD_REQUEST, "malformed request line");
     }
     int v = sp2 + 1;
-    if (end - v != VERSION_LENGTH || !HttpSyntax.equalsExactly(in, v, v + 5, HTTP_SLASH)
-        || !isDigit(in.getByte(v + 5)) || in.getByte(v + 6) != '.' || !isDigit(in.getByte(v + 7))) {
+    if (end - v != VERSION_LENGTH || !HttpSyntax.equalsExactly(line, v, v + 5, HTTP_SLASH)
+        || !HttpSyntax.isDigit(line[v + 5]) || line[v + 6] != '.' || !HttpSyntax.isDigit(line[v + 7])) {
       return refuse(BAD_REQUEST, "malformed HTTP version");
     }
-    HttpVersion version = version(in.getByte(v + 5), in.getByte(v + 7));
+    HttpVersion version = version(line[v + 5], line[v + 7]);
     if (version == null) {
       return refuse(HTTP_VERSION_NOT_SUPPORTED, "HTTP version not supported");
     }
-    HttpMethod method = method(in, start, sp1);
+    HttpMethod method = method(line, sp1);
     if (method == null) {
       return refuse(NOT_IMPLEMENTED, "method not implemented");
     }
-    Malformed badTarget = checkTarget(in, targetStart, targetEnd, method);
+    Malformed badTarget = checkTarget(line, targetStart, targetEnd, method);
     if (badTarget != null) {
       return badTarget;
     }
-    String uri = targetEnd - targetStart == 1 && in.getByte(targetStart) == '/'
+    String uri = targetEnd - targetStart == 1 && line[targetStart] == '/'
         ? "/"
-        : in.toString(targetStart, targetEnd - targetStart, CharsetUtil.US_ASCII);
+        : new String(line, targetStart, targetEnd - targetStart, StandardCharsets.ISO_8859_1);
     startHead(new DefaultHttpRequest(version, method, uri, HEADERS.newHeaders(), false));
     return PROCEED;
   }
@@ -277,9 +281,9 @@ public final class RequestParser {
   }
 
   /** One of the methods we pass on, or null. CONNECT is not among them. */
-  private static HttpMethod method(ByteBuf in, int from, int to) {
+  private static HttpMethod method(byte[] line, int end) {
     for (HttpMethod m : PASSED_ON) {
-      if (HttpSyntax.equalsExactly(in, from, to, m.asciiName())) {
+      if (HttpSyntax.equalsExactly(line, 0, end, m.asciiName())) {
         return m;
       }
     }
@@ -287,28 +291,27 @@ public final class RequestParser {
   }
 
   /** origin-form, absolute-form with http or https, or asterisk-form for OPTIONS (RFC 9112 3.2). */
-  private Malformed checkTarget(ByteBuf in, int from, int to, HttpMethod method) {
+  private Malformed checkTarget(byte[] line, int from, int to, HttpMethod method) {
     absoluteForm = false;
-    byte first = in.getByte(from);
     int pathStart;
-    if (first == '/') {
+    if (line[from] == '/') {
       pathStart = from;
-    } else if (first == '*' && to - from == 1) {
+    } else if (line[from] == '*' && to - from == 1) {
       return method == HttpMethod.OPTIONS ? null : refuse(BAD_REQUEST, "asterisk-form target only with OPTIONS");
     } else {
-      int authority = authorityStart(in, from, to);
+      int authority = authorityStart(line, from, to);
       if (authority < 0) {
         return refuse(BAD_REQUEST, "invalid request target");
       }
-      pathStart = HttpSyntax.authorityEnd(in, authority, to);
-      if (!HttpSyntax.isHostAndPort(in, authority, pathStart)) {
+      pathStart = HttpSyntax.authorityEnd(line, authority, to);
+      if (!HttpSyntax.isHostAndPort(line, authority, pathStart)) {
         return refuse(BAD_REQUEST, "invalid authority in request target");
       }
       absoluteForm = true;
     }
-    int invalid = HttpSyntax.findInvalidPathOrQuery(in, pathStart, to);
+    int invalid = HttpSyntax.findInvalidPathOrQuery(line, pathStart, to);
     if (invalid >= 0) {
-      return refuse(BAD_REQUEST, in.getByte(invalid) == '%'
+      return refuse(BAD_REQUEST, line[invalid] == '%'
           ? "invalid percent-encoding in request target"
           : "invalid character in request target");
     }
@@ -316,13 +319,13 @@ public final class RequestParser {
   }
 
   /** After "http://" or "https://" (any letter case), or -1. */
-  private static int authorityStart(ByteBuf in, int from, int to) {
+  private static int authorityStart(byte[] line, int from, int to) {
     int http = from + HTTP_SCHEME.length();
-    if (http <= to && HttpSyntax.equalsIgnoreCase(in, from, http, HTTP_SCHEME)) {
+    if (http <= to && HttpSyntax.equalsIgnoreCase(line, from, http, HTTP_SCHEME)) {
       return http;
     }
     int https = from + HTTPS_SCHEME.length();
-    if (https <= to && HttpSyntax.equalsIgnoreCase(in, from, https, HTTPS_SCHEME)) {
+    if (https <= to && HttpSyntax.equalsIgnoreCase(line, from, https, HTTPS_SCHEME)) {
       return https;
     }
     return -1;
@@ -359,39 +362,43 @@ public final class RequestParser {
       in.readerIndex(lf + 1);
       return state == State.FIELDS ? endOfHead() : endOfRequest(LastHttpContent.EMPTY_LAST_CONTENT);
     }
-    Object result = parseField(in, start, end);
+    if (end - start > maxFieldLineLength) {
+      return refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "header field too long");
+    }
+    Object result = parseField(copy(in, start, end));
     if (result == PROCEED) {
       in.readerIndex(lf + 1);
     }
     return result;
   }
 
-  /** {@code field-name ":" OWS field-value OWS} (RFC 9112 5), the line without its CRLF. */
-  private Object parseField(ByteBuf in, int start, int end) {
-    if (end - start > maxFieldLineLength) {
-      return refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "header field too long");
-    }
-    if (HttpSyntax.isWhitespace(in.getByte(start))) {
+  /**
+   * {@code field-name ":" OWS field-value OWS} (RFC 9112 5), the line without its CRLF.
+   * The field's name and value are views of the line's array: one copy for the line.
+   */
+  private Object parseField(byte[] line) {
+    int end = line.length;
+    if (HttpSyntax.isWhitespace(line[0])) {
       return refuse(BAD_REQUEST, "obsolete line folding");
     }
     if (++fieldCount > limits.maxHeaderCount()) {
       return refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "too many header fields");
     }
-    int nameEnd = HttpSyntax.tokenEnd(in, start, end);
-    if (nameEnd == end || in.getByte(nameEnd) != ':') {
-      return refuse(BAD_REQUEST, nameProblem(in, nameEnd, end));
+    int nameEnd = HttpSyntax.tokenEnd(line, 0, end);
+    if (nameEnd == end || line[nameEnd] != ':') {
+      return refuse(BAD_REQUEST, nameProblem(line, nameEnd));
     }
-    if (nameEnd == start) {
+    if (nameEnd == 0) {
       return refuse(BAD_REQUEST, "empty header name");
     }
-    if (nameEnd - start > limits.maxHeaderNameLength()) {
+    if (nameEnd > limits.maxHeaderNameLength()) {
       return refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "header name too long");
     }
-    int valueStart = HttpSyntax.skipWhitespace(in, nameEnd + 1, end);
-    int valueEnd = HttpSyntax.trimWhitespace(in, valueStart, end);
-    int invalid = in.forEachByte(valueStart, valueEnd - valueStart, HttpSyntax.FIND_NON_FIELD_VALUE);
+    int valueStart = HttpSyntax.skipWhitespace(line, nameEnd + 1, end);
+    int valueEnd = HttpSyntax.trimWhitespace(line, valueStart, end);
+    int invalid = HttpSyntax.findInvalidFieldValue(line, valueStart, valueEnd);
     if (invalid >= 0) {
-      return refuse(BAD_REQUEST, in.getByte(invalid) == CR ? "CR without LF" : "invalid character in header value");
+      return refuse(BAD_REQUEST, line[invalid] == CR ? "CR without LF" : "invalid character in header value");
     }
     if (valueEnd - valueStart > limits.maxHeaderValueLength()) {
       return refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "header value too long");
@@ -399,21 +406,24 @@ public final class RequestParser {
     if (state == State.TRAILERS) {
       return PROCEED; // validated, then dropped
     }
-    Malformed framing = noteField(in, start, nameEnd, valueStart, valueEnd);
+    Malformed framing = noteField(line, nameEnd, valueStart, valueEnd);
     if (framing != null) {
       return framing;
     }
-    request.headers().add(ascii(in, start, nameEnd), ascii(in, valueStart, valueEnd));
+    AsciiString value = valueStart == valueEnd
+        ? AsciiString.EMPTY_STRING
+        : new AsciiString(line, valueStart, valueEnd - valueStart, false);
+    request.headers().add(new AsciiString(line, 0, nameEnd, false), value);
     return PROCEED;
   }
 
-  private static String nameProblem(ByteBuf in, int nameEnd, int end) {
-    if (nameEnd < end) {
-      byte b = in.getByte(nameEnd);
+  private static String nameProblem(byte[] line, int nameEnd) {
+    if (nameEnd < line.length) {
+      byte b = line[nameEnd];
       if (b == CR) {
         return "CR without LF";
       }
-      if (in.indexOf(nameEnd, end, (byte) ':') >= 0) {
+      if (HttpSyntax.indexOf(line, nameEnd, line.length, (byte) ':') >= 0) {
         return HttpSyntax.isWhitespace(b) ? "whitespace before colon" : "invalid character in header name";
       }
     }
@@ -421,38 +431,38 @@ public final class RequestParser {
   }
 
   /** Checks and notes the fields that frame or route the request: Host, Content-Length, Transfer-Encoding, Expect. */
-  private Malformed noteField(ByteBuf in, int nameStart, int nameEnd, int valueStart, int valueEnd) {
-    switch (nameEnd - nameStart) {
+  private Malformed noteField(byte[] line, int nameEnd, int valueStart, int valueEnd) {
+    switch (nameEnd) {
       case 4 -> {
-        if (HttpSyntax.equalsIgnoreCase(in, nameStart, nameEnd, HOST)) {
+        if (HttpSyntax.equalsIgnoreCase(line, 0, nameEnd, HOST)) {
           if (++hostCount > 1) {
             return refuse(BAD_REQUEST, "more than one Host field");
           }
-          if (valueStart == valueEnd ? !absoluteForm : !HttpSyntax.isHostAndPort(in, valueStart, valueEnd)) {
+          if (valueStart == valueEnd ? !absoluteForm : !HttpSyntax.isHostAndPort(line, valueStart, valueEnd)) {
             return refuse(BAD_REQUEST, valueStart == valueEnd ? "empty Host" : "invalid Host");
           }
         }
       }
       case 6 -> {
-        if (HttpSyntax.equalsIgnoreCase(in, nameStart, nameEnd, EXPECT)
-            && !HttpSyntax.equalsIgnoreCase(in, valueStart, valueEnd, CONTINUE_100)) {
+        if (HttpSyntax.equalsIgnoreCase(line, 0, nameEnd, EXPECT)
+            && !HttpSyntax.equalsIgnoreCase(line, valueStart, valueEnd, CONTINUE_100)) {
           expectationFailed = true;
         }
       }
       case 14 -> {
-        if (HttpSyntax.equalsIgnoreCase(in, nameStart, nameEnd, CONTENT_LENGTH)) {
+        if (HttpSyntax.equalsIgnoreCase(line, 0, nameEnd, CONTENT_LENGTH)) {
           if (contentLength >= 0) {
             return refuse(BAD_REQUEST, "more than one Content-Length");
           }
-          contentLength = parseDecimal(in, valueStart, valueEnd);
+          contentLength = parseDecimal(line, valueStart, valueEnd);
           if (contentLength < 0) {
             return refuse(BAD_REQUEST, "invalid Content-Length");
           }
         }
       }
       case 17 -> {
-        if (HttpSyntax.equalsIgnoreCase(in, nameStart, nameEnd, TRANSFER_ENCODING)) {
-          return noteCodings(in, valueStart, valueEnd);
+        if (HttpSyntax.equalsIgnoreCase(line, 0, nameEnd, TRANSFER_ENCODING)) {
+          return noteCodings(line, valueStart, valueEnd);
         }
       }
       default -> { }
@@ -461,18 +471,18 @@ public final class RequestParser {
   }
 
   /** {@code 1#token} of one Transfer-Encoding field; all its fields form one list. */
-  private Malformed noteCodings(ByteBuf in, int from, int to) {
+  private Malformed noteCodings(byte[] line, int from, int to) {
     transferEncoding = true;
     int i = from;
     while (true) {
-      int comma = in.indexOf(i, to, (byte) ',');
+      int comma = HttpSyntax.indexOf(line, i, to, (byte) ',');
       int elementEnd = comma < 0 ? to : comma;
-      int codingStart = HttpSyntax.skipWhitespace(in, i, elementEnd);
-      int codingEnd = HttpSyntax.trimWhitespace(in, codingStart, elementEnd);
-      if (codingStart == codingEnd || HttpSyntax.tokenEnd(in, codingStart, codingEnd) != codingEnd) {
+      int codingStart = HttpSyntax.skipWhitespace(line, i, elementEnd);
+      int codingEnd = HttpSyntax.trimWhitespace(line, codingStart, elementEnd);
+      if (codingStart == codingEnd || HttpSyntax.tokenEnd(line, codingStart, codingEnd) != codingEnd) {
         return refuse(BAD_REQUEST, "malformed Transfer-Encoding");
       }
-      lastCodingChunked = HttpSyntax.equalsIgnoreCase(in, codingStart, codingEnd, CHUNKED);
+      lastCodingChunked = HttpSyntax.equalsIgnoreCase(line, codingStart, codingEnd, CHUNKED);
       if (lastCodingChunked) {
         chunkedCount++;
       } else {
@@ -554,23 +564,24 @@ public final class RequestParser {
     if (end - start > MAX_CHUNK_LINE_LENGTH) {
       return refuse(BAD_REQUEST, "chunk extensions too long");
     }
-    int digitsEnd = HttpSyntax.hexEnd(in, start, end);
-    if (digitsEnd == start) {
+    byte[] line = copy(in, start, end);
+    int digitsEnd = HttpSyntax.hexEnd(line, 0, line.length);
+    if (digitsEnd == 0) {
       return refuse(BAD_REQUEST, "invalid chunk size");
     }
-    if (digitsEnd - start > MAX_CHUNK_SIZE_DIGITS) {
+    if (digitsEnd > MAX_CHUNK_SIZE_DIGITS) {
       return refuse(BAD_REQUEST, "chunk size too long");
     }
-    if (digitsEnd < end) {
-      byte next = in.getByte(digitsEnd);
+    if (digitsEnd < line.length) {
+      byte next = line[digitsEnd];
       if (next != ';' && !HttpSyntax.isWhitespace(next)) {
         return refuse(BAD_REQUEST, "invalid chunk size");
       }
-      if (!HttpSyntax.isChunkExtensions(in, digitsEnd, end)) {
+      if (!HttpSyntax.isChunkExtensions(line, digitsEnd, line.length)) {
         return refuse(BAD_REQUEST, "invalid chunk extension");
       }
     }
-    long size = parseHex(in, start, digitsEnd);
+    long size = parseHex(line, digitsEnd);
     if (size < 0) {
       return refuse(BAD_REQUEST, "chunk size too large");
     }
@@ -647,19 +658,15 @@ public final class RequestParser {
     return length > 0 && in.getByte(in.readerIndex() + length - 1) == CR ? length - 1 : length;
   }
 
-  private static boolean isDigit(byte b) {
-    return b >= '0' && b <= '9';
-  }
-
   /** {@code 1*DIGIT} that fits in a long, or -1. */
-  private static long parseDecimal(ByteBuf in, int from, int to) {
+  private static long parseDecimal(byte[] line, int from, int to) {
     if (from == to) {
       return -1;
     }
     long value = 0;
     for (int i = from; i < to; i++) {
-      byte b = in.getByte(i);
-      if (!isDigit(b)) {
+      byte b = line[i];
+      if (!HttpSyntax.isDigit(b)) {
         return -1;
       }
       int digit = b - '0';
@@ -671,24 +678,22 @@ public final class RequestParser {
     return value;
   }
 
-  /** Hex digits, already checked, that fit in a long, or -1. */
-  private static long parseHex(ByteBuf in, int from, int to) {
+  /** The hex digits at the start of the line, already checked, if they fit in a long; or -1. */
+  private static long parseHex(byte[] line, int digits) {
     long value = 0;
-    for (int i = from; i < to; i++) {
+    for (int i = 0; i < digits; i++) {
       if (value > (Long.MAX_VALUE >>> 4)) {
         return -1;
       }
-      value = (value << 4) | Character.digit(in.getByte(i), 16);
+      value = (value << 4) | Character.digit(line[i], 16);
     }
     return value;
   }
 
-  private static AsciiString ascii(ByteBuf in, int from, int to) {
-    if (from == to) {
-      return AsciiString.EMPTY_STRING;
-    }
-    byte[] bytes = new byte[to - from];
-    in.getBytes(from, bytes);
-    return new AsciiString(bytes, false);
+  /** The bytes [from, to) of {@code in}, copied (a line, to parse as an array). */
+  private static byte[] copy(ByteBuf in, int from, int to) {
+    byte[] line = new byte[to - from];
+    in.getBytes(from, line);
+    return line;
   }
 }

@@ -506,6 +506,29 @@ class RequestParserTest {
   }
 
   @Test
+  void everyByteOfALongValueIsChecked() {
+    // values are scanned eight bytes at a time: try each byte at each position of a 20-byte value
+    for (int at = 0; at < 20; at++) {
+      for (char refused : new char[] {0x00, 0x01, 0x08, 0x0b, 0x1f, 0x7f}) {
+        String value = "v".repeat(at) + refused + "w".repeat(19 - at);
+        assertEquals(List.of("refused 400 invalid character in header value"),
+            parse("GET / HTTP/1.1\r\nHost: a\r\nX-A: " + value + "\r\n\r\n"), (int) refused + " at " + at);
+      }
+      for (char allowed : new char[] {'\t', ' ', '!', '~', 0x80, 0xa0, 0xff}) {
+        if ((allowed == '\t' || allowed == ' ') && (at == 0 || at == 19)) {
+          continue; // surrounding whitespace, trimmed
+        }
+        String value = "v".repeat(at) + allowed + "w".repeat(19 - at);
+        assertEquals(List.of("GET / HTTP/1.1 | Host: a | X-A: " + value, END),
+            parse("GET / HTTP/1.1\r\nHost: a\r\nX-A: " + value + "\r\n\r\n"), (int) allowed + " at " + at);
+      }
+      String withCr = "v".repeat(at) + '\r' + "w".repeat(19 - at);
+      assertEquals(List.of("refused 400 CR without LF"),
+          parse("GET / HTTP/1.1\r\nHost: a\r\nX-A: " + withCr + "\r\n\r\n"), "CR at " + at);
+    }
+  }
+
+  @Test
   void bodyBytesBeforeAChunkedRefusalAreHandedOut() {
     assertEquals(List.of("POST / HTTP/1.1 | Host: a | Transfer-Encoding: chunked", "data:hello",
             "refused 400 missing CRLF after chunk data"),
