@@ -2,6 +2,7 @@ package sluice.node;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,49 +11,60 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.stream.javadsl.Tcp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.backend.BackendEntity;
-import sluice.node.ingress.Ingress;
-import sluice.node.pool.ConnectionGate;
-import sluice.node.pool.PoolQueue;
-import sluice.node.pool.PoolStatus;
-import sluice.node.settings.HttpSettings;
+import sluice.node.backend.BackendActor;
+import sluice.node.http.HttpListener;
+import sluice.node.loop.EventLoops;
+import sluice.node.queue.ConnectionGate;
+import sluice.node.queue.QueueActor;
+import sluice.node.settings.BackendSettings;
+import sluice.node.settings.ConnectionSettings;
 import sluice.node.settings.PoolSettings;
 import sluice.node.settings.SluiceSettings;
 
 /**
- * A running dispatcher node: its actor system (a cluster member, a cluster of one by
- * default), one pool queue per pool, the Backend entities' sharding region, the HTTP
- * listener and the status line.
+ * A running dispatcher node: its data plane (Netty event loops and the HTTP listener), its
+ * actor system (a cluster member, a cluster of one by default) with, on every event loop,
+ * one queue actor per pool and one back-end actor per back-end, the Backend entities'
+ * sharding region, and the status line.
  */
 public final class SluiceNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SluiceNode.class);
-  /**
-   * How long a lease stays valid after the demand it answers; many report intervals, so
-   * that a lost report or two does not cost a node its slots. Not a setting (yet).
-   */
-  private static final Duration LEASE_TIME = Duration.ofSeconds(2);
 
-  private final ActorSystem<Void> system;
-  private final Map<String, ActorRef<PoolQueue.Command>> pools;
-  private final Tcp.ServerBinding binding;
+  /** What the node's guardian takes: the request to stop the pools' actors before the system stops. */
+  sealed interface GuardianCommand extends org.apache.pekko.actor.NoSerializationVerificationNeeded {}
 
-  private SluiceNode(ActorSystem<Void> system, Map<String, ActorRef<PoolQueue.Command>> pools,
-      Tcp.ServerBinding binding) {
+  private record StopPools(CompletableFuture<Void> done) implements GuardianCommand {}
+
+  /** One pool's actors on one event loop. */
+  record PoolOnLoop(String pool, ActorRef<QueueActor.Command> queue, List<ActorRef<BackendActor.Command>> backends) {}
+
+  private final EventLoops loops;
+  private final ActorSystem<GuardianCommand> system;
+  private final List<PoolOnLoop> actors;
+  private final List<String> poolNames;
+  private final HttpListener listener;
+
+  private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, List<PoolOnLoop> actors, List<String> poolNames,
+      HttpListener listener) {
+    this.loops = loops;
     this.system = system;
-    this.pools = pools;
-    this.binding = binding;
+    this.actors = actors;
+    this.poolNames = poolNames;
+    this.listener = listener;
   }
 
   /**
@@ -62,54 +74,164 @@ public final class SluiceNode implements AutoCloseable {
    * @param userConfig the user's whole configuration (its pekko.* keys are honoured)
    */
   public static SluiceNode start(SluiceSettings settings, Config userConfig) {
+    Map<String, InetSocketAddress> addresses = resolve(settings);
+    EventLoops loops = EventLoops.start(settings.eventLoops());
     Config config = derivedConfig(settings)
+        .withFallback(ConfigFactory.parseString(loops.dispatcherConfig()))
         .withFallback(userConfig)
         .withFallback(ConfigFactory.parseResources("sluice-pekko.conf"))
         .withFallback(ConfigFactory.defaultReference())
         .resolve();
-    String nodeId = settings.cluster().host() + ":" + settings.cluster().port();
     ConnectionGate gate = new ConnectionGate();
-    CompletableFuture<Map<String, ActorRef<PoolQueue.Command>>> poolRefs = new CompletableFuture<>();
-    ActorSystem<Void> system = ActorSystem.create(guardian(settings, nodeId, gate, poolRefs), "sluice", config);
+    CompletableFuture<List<PoolOnLoop>> started = new CompletableFuture<>();
+    ActorSystem<GuardianCommand> system;
     try {
-      Map<String, ActorRef<PoolQueue.Command>> pools = poolRefs.get(30, TimeUnit.SECONDS);
-      HttpSettings http = settings.http();
-      Tcp.ServerBinding binding = Ingress.bind(system, http, settings.routes(), pools, settings.defaultPool(), gate)
-          .toCompletableFuture().get(30, TimeUnit.SECONDS);
-      log.info("sluice listening on {} with pools {}", binding.localAddress(), settings.pools().keySet());
-      return new SluiceNode(system, pools, binding);
+      system = ActorSystem.create(guardian(settings, loops, addresses, gate, started), "sluice", config);
+    } catch (RuntimeException e) {
+      loops.close();
+      throw e;
+    }
+    try {
+      List<PoolOnLoop> actors = started.get(30, TimeUnit.SECONDS);
+      List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop = new ArrayList<>();
+      for (int i = 0; i < loops.size(); i++) {
+        queuesPerLoop.add(new LinkedHashMap<>());
+      }
+      int perLoop = settings.pools().size();
+      for (int i = 0; i < actors.size(); i++) {
+        queuesPerLoop.get(i / perLoop).put(actors.get(i).pool(), actors.get(i).queue());
+      }
+      HttpListener listener = HttpListener.bind(loops, settings.http(), settings.routes(), settings.defaultPool(),
+          queuesPerLoop, gate, exchangeGuard(settings), retryAfter(settings));
+      log.info("sluice listening on {} with pools {} ({} event loop{}, {})", listener.localAddress(),
+          settings.pools().keySet(), loops.size(), loops.size() == 1 ? "" : "s",
+          loops.serverChannelType().getSimpleName().startsWith("Epoll") ? "epoll" : "nio");
+      return new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener);
     } catch (Exception e) {
       system.terminate();
+      try {
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      } catch (Exception ignored) {
+        // stopping anyway
+      }
+      loops.close();
       throw new IllegalStateException("sluice could not start: " + e.getMessage(), e);
     }
   }
 
-  private static Behavior<Void> guardian(SluiceSettings settings, String nodeId, ConnectionGate gate,
-      CompletableFuture<Map<String, ActorRef<PoolQueue.Command>>> poolRefs) {
-    return Behaviors.setup(context -> {
+  /** Back-end addresses are resolved once, at start, off the event loops. */
+  private static Map<String, InetSocketAddress> resolve(SluiceSettings settings) {
+    Map<String, InetSocketAddress> addresses = new LinkedHashMap<>();
+    for (BackendSettings backend : settings.allBackends()) {
+      InetSocketAddress address = new InetSocketAddress(backend.host(), backend.port());
+      if (address.isUnresolved()) {
+        throw new IllegalStateException("back-end " + backend.id() + ": cannot resolve host '" + backend.host() + "'");
+      }
+      addresses.put(backend.id(), address);
+    }
+    return addresses;
+  }
+
+  private static Behavior<GuardianCommand> guardian(SluiceSettings settings, EventLoops loops,
+      Map<String, InetSocketAddress> addresses, ConnectionGate gate, CompletableFuture<List<PoolOnLoop>> started) {
+    return Behaviors.<GuardianCommand>setup(context -> {
       Cluster cluster = Cluster.get(context.getSystem());
       if (settings.cluster().seedNodes().isEmpty()) {
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
-      BackendEntity.initSharding(context.getSystem(), settings.controllerWindow(), LEASE_TIME);
-      Map<String, ActorRef<PoolQueue.Command>> pools = new LinkedHashMap<>();
-      for (PoolSettings pool : settings.pools().values()) {
-        pools.put(pool.name(), context.spawn(
-            PoolQueue.create(pool, nodeId, gate, settings.reportInterval(), settings.statusInterval()),
-            "pool-" + pool.name()));
+      BackendEntity.initSharding(context.getSystem(), settings.controllerWindow(), settings.cluster().leaseTime());
+      String nodeId = cluster.selfMember().address().hostPort();
+      List<PoolOnLoop> actors = new ArrayList<>();
+      for (int loop = 0; loop < loops.size(); loop++) {
+        for (PoolSettings pool : settings.pools().values()) {
+          actors.add(spawnPool(context, settings, pool, loop, loops, addresses, gate, nodeId));
+        }
       }
       if (!settings.statusInterval().isZero()) {
-        context.spawn(StatusReporter.create(List.copyOf(pools.values()), settings.statusInterval()), "status");
+        List<String> names = List.copyOf(settings.pools().keySet());
+        context.spawn(StatusReporter.create(() -> status(context.getSystem(), names, actors, Duration.ofSeconds(5)),
+            settings.statusInterval()), "status");
       }
-      poolRefs.complete(pools);
-      return Behaviors.empty();
+      started.complete(List.copyOf(actors));
+      return Behaviors.receive(GuardianCommand.class)
+          .onMessage(StopPools.class, stop -> stopping(context, actors, stop.done()))
+          .build();
     });
+  }
+
+  /** Stops every queue and back-end actor (each answers what it holds) and waits for them. */
+  private static Behavior<GuardianCommand> stopping(ActorContext<GuardianCommand> context, List<PoolOnLoop> actors,
+      CompletableFuture<Void> done) {
+    List<ActorRef<?>> all = new ArrayList<>();
+    for (PoolOnLoop p : actors) {
+      all.add(p.queue());
+      all.addAll(p.backends());
+    }
+    int[] left = {all.size()};
+    for (ActorRef<?> ref : all) {
+      context.watch(ref);
+      context.stop(ref);
+    }
+    if (left[0] == 0) {
+      done.complete(null);
+    }
+    return Behaviors.receive(GuardianCommand.class)
+        .onSignal(org.apache.pekko.actor.typed.Terminated.class, terminated -> {
+          if (--left[0] == 0) {
+            done.complete(null);
+          }
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  private static PoolOnLoop spawnPool(ActorContext<GuardianCommand> context, SluiceSettings settings, PoolSettings pool,
+      int loop, EventLoops loops, Map<String, InetSocketAddress> addresses, ConnectionGate gate, String nodeId) {
+    Props onLoop = Props.empty().withDispatcherFromConfig(loops.dispatcherId(loop));
+    String suffix = pool.name() + "-" + loop;
+    ActorRef<QueueActor.Command> queue = context.spawn(
+        Behaviors.supervise(QueueActor.create(pool.name(), pool.queue(), pool.balance(), gate, suffix,
+            settings.reportInterval())).onFailure(SupervisorStrategy.restart()),
+        "queue-" + suffix, onLoop);
+    ClusterSharding sharding = ClusterSharding.get(context.getSystem());
+    ConnectionSettings connections = pool.connections();
+    CharSequence loadHeader = pool.loadHeader().filter(h -> !h.isEmpty()).orElse(null);
+    List<ActorRef<BackendActor.Command>> backends = new ArrayList<>();
+    int index = 0;
+    for (BackendSettings backend : pool.backends()) {
+      backends.add(context.spawn(
+          Behaviors.supervise(BackendActor.create(backend, connections, loadHeader, nodeId, queue,
+              sharding.entityRefFor(BackendEntity.TYPE_KEY, backend.id()), loops.loop(loop), loops.channelType(),
+              addresses.get(backend.id()), settings.reportInterval(), settings.statusInterval()))
+              .onFailure(SupervisorStrategy.restart()),
+          "backend-" + suffix + "-" + index++, onLoop));
+    }
+    return new PoolOnLoop(pool.name(), queue, List.copyOf(backends));
+  }
+
+  /**
+   * The longest an exchange may wait for the start of its response: queue timeout, then up
+   * to three attempts each with a connect and a response timeout, and room to spare. Past it
+   * a client gets 503 (a guard against a bug leaving it hanging).
+   */
+  private static Duration exchangeGuard(SluiceSettings settings) {
+    Duration longest = Duration.ZERO;
+    for (PoolSettings pool : settings.pools().values()) {
+      ConnectionSettings c = pool.connections();
+      Duration d = pool.queue().timeout().plus(c.connectTimeout().plus(c.responseTimeout()).multipliedBy(3))
+          .plusSeconds(10);
+      longest = d.compareTo(longest) > 0 ? d : longest;
+    }
+    return longest;
+  }
+
+  private static Duration retryAfter(SluiceSettings settings) {
+    return settings.pools().values().iterator().next().queue().retryAfter();
   }
 
   /** Pekko keys that follow from the sluice subtree; they override the user's pekko keys. */
   static Config derivedConfig(SluiceSettings settings) {
     var cluster = settings.cluster();
-    HttpSettings http = settings.http();
     List<String> seeds = new ArrayList<>();
     for (String seed : cluster.seedNodes()) {
       seeds.add("\"pekko://sluice@" + seed + "\"");
@@ -117,52 +239,126 @@ public final class SluiceNode implements AutoCloseable {
     String text = String.join("\n",
         "pekko.remote.artery.canonical.hostname = \"" + cluster.host() + "\"",
         "pekko.remote.artery.canonical.port = " + cluster.port(),
-        "pekko.cluster.seed-nodes = [" + String.join(",", seeds) + "]",
-        "pekko.http.server.idle-timeout = " + http.idleTimeout().toMillis() + "ms",
-        "pekko.http.server.parsing.max-uri-length = " + http.maxUriLength(),
-        "pekko.http.server.parsing.max-header-name-length = " + http.maxHeaderNameLength(),
-        "pekko.http.server.parsing.max-header-value-length = " + http.maxHeaderValueLength(),
-        "pekko.http.server.parsing.max-header-count = " + http.maxHeaderCount(),
-        "pekko.http.server.parsing.max-content-length = " + http.maxBodySize());
+        "pekko.cluster.seed-nodes = [" + String.join(",", seeds) + "]");
     return ConfigFactory.parseString(text);
   }
 
   /** The port the HTTP listener is bound to. */
   public int httpPort() {
-    return binding.localAddress().getPort();
+    return listener.localAddress().getPort();
   }
 
-  public ActorSystem<Void> system() {
+  public ActorSystem<?> system() {
     return system;
   }
 
   /** The status of every pool, in configuration order. */
   public CompletionStage<List<PoolStatus>> status() {
-    return status(system, List.copyOf(pools.values()), Duration.ofSeconds(5));
+    return status(system, poolNames, actors, Duration.ofSeconds(5));
   }
 
-  static CompletionStage<List<PoolStatus>> status(ActorSystem<?> system, List<ActorRef<PoolQueue.Command>> pools,
-      Duration timeout) {
-    List<CompletableFuture<PoolStatus>> each = pools.stream()
-        .map(pool -> AskPattern.<PoolQueue.Command, PoolStatus>ask(pool, PoolQueue.GetStatus::new, timeout,
-            system.scheduler()).toCompletableFuture())
-        .toList();
-    return CompletableFuture.allOf(each.toArray(CompletableFuture[]::new))
-        .thenApply(done -> each.stream().map(CompletableFuture::join).collect(Collectors.toList()));
+  static CompletionStage<List<PoolStatus>> status(ActorSystem<?> system, List<String> poolNames,
+      List<PoolOnLoop> actors, Duration timeout) {
+    List<CompletableFuture<QueueActor.QueueStatus>> queues = new ArrayList<>();
+    List<List<CompletableFuture<BackendActor.Status>>> backends = new ArrayList<>();
+    for (PoolOnLoop p : actors) {
+      queues.add(AskPattern.<QueueActor.Command, QueueActor.QueueStatus>ask(p.queue(), QueueActor.GetStatus::new,
+          timeout, system.scheduler()).toCompletableFuture());
+      List<CompletableFuture<BackendActor.Status>> each = new ArrayList<>();
+      for (ActorRef<BackendActor.Command> b : p.backends()) {
+        each.add(AskPattern.<BackendActor.Command, BackendActor.Status>ask(b, BackendActor.GetStatus::new,
+            timeout, system.scheduler()).toCompletableFuture());
+      }
+      backends.add(each);
+    }
+    List<CompletableFuture<?>> all = new ArrayList<>(queues);
+    backends.forEach(all::addAll);
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(done -> {
+      List<PoolStatus> pools = new ArrayList<>();
+      for (String name : poolNames) {
+        pools.add(poolStatus(name, actors, queues, backends));
+      }
+      return pools;
+    });
   }
 
-  /** Stops listening, lets Pekko HTTP's client side close, and terminates the actor system. */
+  /** One pool's status, summed over its event loops. */
+  private static PoolStatus poolStatus(String name, List<PoolOnLoop> actors,
+      List<CompletableFuture<QueueActor.QueueStatus>> queues,
+      List<List<CompletableFuture<BackendActor.Status>>> backends) {
+    int waiting = 0;
+    long accepted = 0;
+    long rejectedFull = 0;
+    long expired = 0;
+    long abandoned = 0;
+    long stopped = 0;
+    List<BackendActor.Status> merged = null;
+    for (int i = 0; i < actors.size(); i++) {
+      if (!actors.get(i).pool().equals(name)) {
+        continue;
+      }
+      QueueActor.QueueStatus q = queues.get(i).join();
+      waiting += q.waiting();
+      accepted += q.accepted();
+      rejectedFull += q.rejectedFull();
+      expired += q.expired();
+      abandoned += q.abandoned();
+      stopped += q.stoppedWaiting();
+      List<BackendActor.Status> here = backends.get(i).stream().map(CompletableFuture::join).toList();
+      merged = merged == null ? new ArrayList<>(here) : merge(merged, here);
+    }
+    long served = 0;
+    long badGateway = 0;
+    long gatewayTimeout = 0;
+    long clientAborted = 0;
+    int inFlight = 0;
+    List<PoolStatus.BackendStatus> statuses = new ArrayList<>();
+    for (BackendActor.Status b : merged) {
+      served += b.served();
+      badGateway += b.badGateway();
+      gatewayTimeout += b.gatewayTimeout();
+      clientAborted += b.clientAborted();
+      inFlight += b.inFlight();
+      statuses.add(new PoolStatus.BackendStatus(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(),
+          b.connections(), b.served(), b.badGateway() + b.gatewayTimeout(), b.ratePerSecond(), b.p99Millis(),
+          b.limitReason()));
+    }
+    return new PoolStatus(name, waiting, waiting + inFlight, accepted, served, rejectedFull, expired, badGateway,
+        gatewayTimeout, abandoned, clientAborted, stopped, statuses);
+  }
+
+  /** The same back-ends on two loops, as one. */
+  private static List<BackendActor.Status> merge(List<BackendActor.Status> a, List<BackendActor.Status> b) {
+    List<BackendActor.Status> out = new ArrayList<>();
+    for (int i = 0; i < a.size(); i++) {
+      BackendActor.Status x = a.get(i);
+      BackendActor.Status y = b.get(i);
+      out.add(new BackendActor.Status(x.id(), x.up() || y.up(), Math.max(x.limit(), y.limit()),
+          x.granted() + y.granted(), x.inFlight() + y.inFlight(), x.connections() + y.connections(),
+          x.served() + y.served(), x.badGateway() + y.badGateway(), x.gatewayTimeout() + y.gatewayTimeout(),
+          x.clientAborted() + y.clientAborted(), x.ratePerSecond() + y.ratePerSecond(),
+          Math.max(x.p99Millis(), y.p99Millis()), x.limitReason(), x.leaseValid() && y.leaseValid()));
+    }
+    return out;
+  }
+
+  /**
+   * Stops accepting, stops the actors (requests still waiting get 503, those on a back-end
+   * 502; nothing is left without an answer), then the event loops.
+   */
   @Override
   public void close() {
     try {
-      binding.unbind().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      log.warn("unbinding the listener failed: {}", e.toString());
+      listener.close();
+    } catch (RuntimeException e) {
+      log.warn("closing the listener failed: {}", e.toString());
     }
+    CompletableFuture<Void> poolsStopped = new CompletableFuture<>();
+    system.tell(new StopPools(poolsStopped));
     try {
-      Http.get(system.classicSystem()).shutdownAllConnectionPools().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      poolsStopped.get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
-      log.warn("closing the client connection pools failed: {}", e.toString());
+      log.warn("the pools did not stop in time: {}", e.toString());
     }
     system.terminate();
     try {
@@ -170,5 +366,6 @@ public final class SluiceNode implements AutoCloseable {
     } catch (Exception e) {
       log.warn("the actor system did not stop in time: {}", e.toString());
     }
+    loops.close();
   }
 }

@@ -2,15 +2,14 @@ package sluice.node;
 
 import java.time.Duration;
 import java.util.List;
-import org.apache.pekko.actor.typed.ActorRef;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import sluice.node.pool.PoolQueue;
-import sluice.node.pool.PoolStatus;
 
 /**
  * Logs one status line per back-end at a fixed interval: requests in flight against the
@@ -22,25 +21,23 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
 
   private enum Tick implements Command { INSTANCE }
 
-  private record Reported(PoolStatus status) implements Command {}
+  private record Reported(List<PoolStatus> pools, Throwable failure) implements Command {}
 
-  private final List<ActorRef<PoolQueue.Command>> pools;
-  private final ActorRef<PoolStatus> statusAdapter;
+  private final Supplier<CompletionStage<List<PoolStatus>>> source;
   /** The limit reason last printed per back-end, so a change of limit is explained once. */
   private final java.util.Map<String, String> printedReasons = new java.util.HashMap<>();
 
   private StatusReporter(ActorContext<Command> context, TimerScheduler<Command> timers,
-      List<ActorRef<PoolQueue.Command>> pools, Duration interval) {
+      Supplier<CompletionStage<List<PoolStatus>>> source, Duration interval) {
     super(context);
     context.setLoggerName(StatusReporter.class);
-    this.pools = pools;
-    this.statusAdapter = context.messageAdapter(PoolStatus.class, Reported::new);
+    this.source = source;
     timers.startTimerWithFixedDelay(Tick.INSTANCE, interval);
   }
 
-  static Behavior<Command> create(List<ActorRef<PoolQueue.Command>> pools, Duration interval) {
+  static Behavior<Command> create(Supplier<CompletionStage<List<PoolStatus>>> source, Duration interval) {
     return Behaviors.setup(context -> Behaviors.withTimers(timers ->
-        new StatusReporter(context, timers, pools, interval)));
+        new StatusReporter(context, timers, source, interval)));
   }
 
   @Override
@@ -52,12 +49,20 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
   }
 
   private Behavior<Command> onTick() {
-    pools.forEach(pool -> pool.tell(new PoolQueue.GetStatus(statusAdapter)));
+    getContext().pipeToSelf(source.get(), Reported::new);
     return this;
   }
 
   private Behavior<Command> onReported(Reported reported) {
-    PoolStatus pool = reported.status();
+    if (reported.failure() != null) {
+      getContext().getLog().warn("status: {}", reported.failure().toString());
+      return this;
+    }
+    reported.pools().forEach(this::log);
+    return this;
+  }
+
+  private void log(PoolStatus pool) {
     for (PoolStatus.BackendStatus b : pool.backends()) {
       getContext().getLog().info(
           "status pool={} backend={} {} in-flight={}/{} queue={} req/s={} p99={}ms served={} failed={}",
@@ -68,10 +73,9 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
             b.limitReason());
       }
     }
-    if (pool.rejectedFull() + pool.expired() + pool.abandoned() > 0) {
+    if (pool.rejectedFull() + pool.expired() + pool.abandoned() + pool.clientAborted() > 0) {
       getContext().getLog().info("status pool={} 503-queue-full={} 503-queue-timeout={} client-gone={}",
-          pool.pool(), pool.rejectedFull(), pool.expired(), pool.abandoned());
+          pool.pool(), pool.rejectedFull(), pool.expired(), pool.abandoned() + pool.clientAborted());
     }
-    return this;
   }
 }

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
-import sluice.node.pool.PoolStatus;
+
 import sluice.node.settings.BackendSettings;
 import sluice.node.testing.TestBackend;
 import sluice.protocol.LimitSpec;

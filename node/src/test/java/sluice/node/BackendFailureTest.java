@@ -12,7 +12,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import sluice.node.pool.PoolStatus;
+
 import sluice.node.settings.ConnectionSettings;
 import sluice.node.testing.TestBackend;
 

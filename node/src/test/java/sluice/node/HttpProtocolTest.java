@@ -29,7 +29,7 @@ class HttpProtocolTest {
     var base = TestSettings.onePool(backend.port(), 4,
           TestSettings.queue(1000, Duration.ofSeconds(30), 1000), TestSettings.connections());
     var settings = new sluice.node.settings.SluiceSettings(http, base.cluster(), base.pools(), base.routes(),
-        base.defaultPool(), base.reportInterval(), base.controllerWindow(), base.statusInterval());
+        base.defaultPool(), base.reportInterval(), base.controllerWindow(), base.statusInterval(), 1);
     node = Nodes.start(settings);
   }
 
@@ -135,8 +135,8 @@ class HttpProtocolTest {
     assertEquals(400, rawStatus("GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n"), "illegal header line");
     assertEquals(501, rawStatus("G@T / HTTP/1.1\r\nHost: a\r\n\r\n"), "unknown method");
     assertEquals(505, rawStatus("GET / HTTP/9.9\r\nHost: a\r\n\r\n"), "unknown version");
-    // a request line that never becomes one is cut off at the head deadline
-    assertEquals(408, rawStatus("GARBAGE\r\n\r\n"));
+    // a line that is not a request line is refused as soon as it ends
+    assertEquals(400, rawStatus("GARBAGE\r\n\r\n"));
     assertEquals(400, rawStatus("GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 without Host");
     assertEquals(400, rawStatus("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
         + "0\r\n\r\n"), "both Content-Length and Transfer-Encoding");

@@ -13,7 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import sluice.node.pool.PoolStatus;
+
 import sluice.node.testing.TestBackend;
 
 /** A back-end never sees more requests in flight, or more connections, than its limit. */

@@ -4,7 +4,7 @@ import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Predicate;
-import sluice.node.pool.PoolStatus;
+
 import sluice.node.settings.SluiceSettings;
 
 /** Starting nodes for tests, and waiting on their status. */

@@ -13,7 +13,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import sluice.node.pool.PoolStatus;
+
 import sluice.node.testing.TestBackend;
 
 /** The pool's FIFO: order, its max, its timeout, and refusing new connections. */

@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
-import sluice.node.pool.PoolStatus;
+
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.Balance;
 import sluice.node.settings.PoolSettings;

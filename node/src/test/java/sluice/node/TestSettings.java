@@ -55,7 +55,7 @@ final class TestSettings {
       byName.put(p.name(), p);
     }
     List<RouteSettings> routes = new ArrayList<>();
-    return new SluiceSettings(http(), new ClusterSettings("127.0.0.1", 0, List.of()), byName, routes,
-        Optional.of(pools[0].name()), Duration.ofMillis(100), Duration.ofMillis(500), Duration.ZERO);
+    return new SluiceSettings(http(), new ClusterSettings("127.0.0.1", 0, List.of(), Duration.ofSeconds(2)), byName, routes,
+        Optional.of(pools[0].name()), Duration.ofMillis(100), Duration.ofMillis(500), Duration.ZERO, 1);
   }
 }

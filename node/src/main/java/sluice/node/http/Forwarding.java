@@ -1,20 +1,19 @@
 package sluice.node.http;
 
-import java.util.ArrayList;
-import java.util.HashSet;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
 import java.util.List;
-import java.util.Locale;
-import java.util.Set;
-import org.apache.pekko.http.javadsl.model.HttpHeader;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.Uri;
-import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 
 /**
- * What a proxy changes in the messages it forwards (RFC 9110 section 7.6): it drops the
- * hop-by-hop fields (those named by Connection and the fixed list below), and records
- * itself in Via; requests also get X-Forwarded-For, -Proto and -Host.
+ * What a proxy changes in the messages it forwards (RFC 9110 section 7.6), in place on
+ * the decoded message: it drops the hop-by-hop fields (those named by Connection and the
+ * fixed list below) and records itself in Via; requests also get X-Forwarded-For, -Proto
+ * and -Host, and Proxy-Authorization (meant for us) is not passed on. Message framing
+ * (Content-Length, Transfer-Encoding) is set by the caller for the next hop.
  */
 public final class Forwarding {
   private Forwarding() {}
@@ -22,78 +21,61 @@ public final class Forwarding {
   /** Our pseudonym in Via. */
   public static final String VIA_NAME = "sluice";
 
-  /** Always hop-by-hop, lower case. Transfer-Encoding and Content-Length live in the entity. */
-  private static final Set<String> HOP_BY_HOP = Set.of(
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-      // headers Pekko HTTP adds on its own side that must not travel
-      "timeout-access", "remote-address", "raw-request-uri", "tls-session-info");
+  private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+  private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+  private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+  private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+  private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
+  private static final AsciiString HTTP = AsciiString.cached("http");
+  private static final AsciiString VIA_10 = AsciiString.cached("1.0 " + VIA_NAME);
+  private static final AsciiString VIA_11 = AsciiString.cached("1.1 " + VIA_NAME);
+
+  /** Always hop-by-hop (RFC 9110 7.6.1), plus Proxy-Connection, which old clients send. */
+  private static final List<AsciiString> HOP_BY_HOP = List.of(HttpHeaderNames.CONNECTION, KEEP_ALIVE,
+      PROXY_CONNECTION, HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.TRANSFER_ENCODING,
+      HttpHeaderNames.UPGRADE);
 
   /**
-   * The request to send to a back-end: the client's target as written (origin-form),
-   * end-to-end headers of the client's request, and the forwarding headers.
+   * Turns a client's request into the request for a back-end: the target as the client
+   * wrote it (an absolute-form target becomes origin-form, its authority the Host),
+   * end-to-end fields only, the forwarding fields added; HTTP/1.1 toward the back-end.
    *
    * @param clientIp the client's address as text
    */
-  public static HttpRequest forwardRequest(HttpRequest request, String clientIp) {
-    Set<String> drop = dropSet(request.getHeaders());
-    List<HttpHeader> headers = new ArrayList<>();
-    String forwardedFor = null;
-    String via = null;
-    String host = null;
-    Uri target = request.getUri().toRelative();
-    for (HttpHeader h : request.getHeaders()) {
-      String name = h.lowercaseName();
-      if (name.equals("raw-request-uri")) {
-        // Pekko's own URI has dot segments removed; the back-end gets the target as written
-        target = Uri.create(h.value()).toRelative();
-      }
-      if (drop.contains(name)) {
-        continue;
-      }
-      switch (name) {
-        case "x-forwarded-for" -> forwardedFor = forwardedFor == null ? h.value() : forwardedFor + ", " + h.value();
-        case "via" -> via = via == null ? h.value() : via + ", " + h.value();
-        case "x-forwarded-proto", "x-forwarded-host" -> { } // ours replace a client's
-        default -> {
-          if (name.equals("host")) {
-            host = h.value();
-          }
-          headers.add(h);
-        }
-      }
+  public static void forwardRequest(HttpRequest request, String clientIp) {
+    HttpHeaders headers = request.headers();
+    HttpVersion received = request.protocolVersion();
+    String uri = request.uri();
+    if (!uri.isEmpty() && uri.charAt(0) != '/' && uri.charAt(0) != '*') {
+      int schemeEnd = uri.indexOf("://");
+      int pathStart = uri.indexOf('/', schemeEnd + 3);
+      int queryStart = uri.indexOf('?', schemeEnd + 3);
+      int authorityEnd = pathStart < 0 ? (queryStart < 0 ? uri.length() : queryStart)
+          : (queryStart < 0 ? pathStart : Math.min(pathStart, queryStart));
+      headers.set(HttpHeaderNames.HOST, uri.substring(schemeEnd + 3, authorityEnd));
+      String rest = uri.substring(authorityEnd);
+      request.setUri(rest.isEmpty() || rest.charAt(0) == '?' ? "/" + rest : rest);
     }
-    headers.add(RawHeader.create("X-Forwarded-For", forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp));
-    headers.add(RawHeader.create("X-Forwarded-Proto", "http"));
+    dropHopByHop(headers);
+    headers.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
+    String forwardedFor = joined(headers, X_FORWARDED_FOR);
+    headers.set(X_FORWARDED_FOR, forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
+    headers.set(X_FORWARDED_PROTO, HTTP);
+    String host = headers.get(HttpHeaderNames.HOST);
     if (host != null) {
-      headers.add(RawHeader.create("X-Forwarded-Host", host));
+      headers.set(X_FORWARDED_HOST, host);
+    } else {
+      headers.remove(X_FORWARDED_HOST);
     }
-    String hop = viaEntry(request.protocol().value());
-    headers.add(RawHeader.create("Via", via == null ? hop : via + ", " + hop));
-    return request
-        .withUri(target)
-        .withProtocol(org.apache.pekko.http.javadsl.model.HttpProtocols.HTTP_1_1)
-        .withHeaders(headers);
+    appendVia(headers, received);
+    request.setProtocolVersion(HttpVersion.HTTP_1_1);
   }
 
   /** The back-end's response as the client gets it: hop-by-hop fields dropped, Via added. */
-  public static HttpResponse forwardResponse(HttpResponse response) {
-    Set<String> drop = dropSet(response.getHeaders());
-    List<HttpHeader> headers = new ArrayList<>();
-    String via = null;
-    for (HttpHeader h : response.getHeaders()) {
-      String name = h.lowercaseName();
-      if (drop.contains(name)) {
-        continue;
-      }
-      if (name.equals("via")) {
-        via = via == null ? h.value() : via + ", " + h.value();
-      } else {
-        headers.add(h);
-      }
-    }
-    String hop = viaEntry(response.protocol().value());
-    headers.add(RawHeader.create("Via", via == null ? hop : via + ", " + hop));
-    return response.withHeaders(headers);
+  public static void forwardResponse(HttpResponse response) {
+    HttpHeaders headers = response.headers();
+    dropHopByHop(headers);
+    appendVia(headers, response.protocolVersion());
   }
 
   /** "HTTP/1.1" becomes "1.1 sluice" (the protocol name is left out for HTTP, RFC 9110 7.6.3). */
@@ -102,22 +84,51 @@ public final class Forwarding {
     return version + " " + VIA_NAME;
   }
 
-  /** The fixed hop-by-hop names plus every name the Connection fields list. */
-  private static Set<String> dropSet(Iterable<HttpHeader> headers) {
-    Set<String> drop = null;
-    for (HttpHeader h : headers) {
-      if (h.lowercaseName().equals("connection")) {
-        if (drop == null) {
-          drop = new HashSet<>(HOP_BY_HOP);
+  private static void appendVia(HttpHeaders headers, HttpVersion received) {
+    CharSequence hop = received == HttpVersion.HTTP_1_1 ? VIA_11
+        : received == HttpVersion.HTTP_1_0 ? VIA_10 : viaEntry(received.text());
+    String via = joined(headers, HttpHeaderNames.VIA);
+    if (via == null) {
+      headers.set(HttpHeaderNames.VIA, hop);
+    } else {
+      headers.set(HttpHeaderNames.VIA, via + ", " + hop);
+    }
+  }
+
+  /** Removes the fixed hop-by-hop names and every name the Connection fields list. */
+  private static void dropHopByHop(HttpHeaders headers) {
+    if (!headers.contains(HttpHeaderNames.CONNECTION)) {
+      for (AsciiString name : HOP_BY_HOP) {
+        headers.remove(name);
+      }
+      return;
+    }
+    for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
+      int start = 0;
+      while (start <= value.length()) {
+        int comma = value.indexOf(',', start);
+        int end = comma < 0 ? value.length() : comma;
+        String token = value.substring(start, end).trim();
+        if (!token.isEmpty()) {
+          headers.remove(token);
         }
-        for (String token : h.value().split(",")) {
-          String t = token.trim().toLowerCase(Locale.ROOT);
-          if (!t.isEmpty()) {
-            drop.add(t);
-          }
-        }
+        start = end + 1;
       }
     }
-    return drop == null ? HOP_BY_HOP : drop;
+    for (AsciiString name : HOP_BY_HOP) {
+      headers.remove(name);
+    }
+  }
+
+  /** All values of a field as one comma-separated list, or null when absent. */
+  private static String joined(HttpHeaders headers, CharSequence name) {
+    if (!headers.contains(name)) {
+      return null;
+    }
+    List<String> values = headers.getAll(name);
+    if (values.isEmpty()) {
+      return null;
+    }
+    return values.size() == 1 ? values.get(0) : String.join(", ", values);
   }
 }

@@ -39,7 +39,7 @@ public final class SettingsReader {
   static final List<String> HTTP_KEYS = List.of("listen", "idle-timeout", "head-deadline", "limits");
   static final List<String> HTTP_LIMIT_KEYS = List.of("max-uri-length", "max-header-name-length",
       "max-header-value-length", "max-header-count", "max-body-size");
-  static final List<String> CLUSTER_KEYS = List.of("host", "port", "seed-nodes");
+  static final List<String> CLUSTER_KEYS = List.of("host", "port", "seed-nodes", "lease-time");
   static final List<String> DEFAULTS_KEYS = List.of("balance", "limit", "queue", "connections", "load-header");
   static final List<String> POOL_KEYS = List.of("backends", "balance", "limit", "queue", "connections",
       "load-header");
@@ -149,6 +149,13 @@ public final class SettingsReader {
     Duration reportInterval = sluice.duration("report-interval", false);
     Duration controllerWindow = sluice.duration("controller-window", false);
     Duration statusInterval = sluice.duration("status-interval", true);
+    int eventLoops = sluice.integer("event-loops", 1, 64);
+    if (!sluice.failed("report-interval") && !cluster.leaseTime().isZero()
+        && cluster.leaseTime().compareTo(reportInterval.multipliedBy(3)) < 0) {
+      problems.add(sluice.keyPath("cluster") + ".lease-time", "must be at least 3 x report-interval ("
+          + sluice.raw("report-interval").unwrapped() + ") so that a lease is renewed in time, was "
+          + cluster.leaseTime().toMillis() + "ms");
+    }
     if (!sluice.failed("report-interval", "controller-window") && controllerWindow.compareTo(reportInterval) < 0) {
       problems.add(sluice.keyPath("controller-window"), "must be at least report-interval ("
           + sluice.raw("report-interval").unwrapped() + "), was " + Section.plain(sluice.raw("controller-window")));
@@ -169,7 +176,7 @@ public final class SettingsReader {
 
     problems.throwIfAny();
     return new SluiceSettings(http, cluster, Collections.unmodifiableMap(pools), List.copyOf(routes),
-        defaultPool, reportInterval, controllerWindow, statusInterval);
+        defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops);
   }
 
   private HttpSettings http(Section http) {
@@ -204,7 +211,8 @@ public final class SettingsReader {
         seeds.add(seed.id());
       }
     }
-    return new ClusterSettings(host, port, List.copyOf(seeds));
+    Duration leaseTime = cluster.duration("lease-time", false);
+    return new ClusterSettings(host, port, List.copyOf(seeds), cluster.failed("lease-time") ? Duration.ZERO : leaseTime);
   }
 
   /** The defaults every pool starts from, with the problems found in each part. */

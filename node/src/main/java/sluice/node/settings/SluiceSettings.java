@@ -17,6 +17,8 @@ import java.util.Optional;
  * @param reportInterval  how often a node reports demand and samples to each back-end's entity
  * @param controllerWindow how long a controller gathers samples before each decision
  * @param statusInterval  how often the status line is logged; zero turns it off
+ * @param eventLoops      data-plane event loop threads (1 by default); each runs its own
+ *                        copy of every pool's queue and back-end actors
  */
 public record SluiceSettings(
     HttpSettings http,
@@ -26,7 +28,8 @@ public record SluiceSettings(
     Optional<String> defaultPool,
     Duration reportInterval,
     Duration controllerWindow,
-    Duration statusInterval) {
+    Duration statusInterval,
+    int eventLoops) {
 
   /** All back-ends of all pools. */
   public List<BackendSettings> allBackends() {

@@ -64,7 +64,7 @@ class SettingsReaderTest {
 
     assertEquals(new HttpSettings("127.0.0.1", 8080, Duration.ofSeconds(60), Duration.ofSeconds(10),
         8192, 256, 8192, 100, 1L << 30), s.http());
-    assertEquals(new ClusterSettings("127.0.0.1", 2552, List.of()), s.cluster());
+    assertEquals(new ClusterSettings("127.0.0.1", 2552, List.of(), Duration.ofSeconds(2)), s.cluster());
     assertEquals(Duration.ofMillis(100), s.reportInterval());
     assertEquals(Duration.ofMillis(250), s.controllerWindow());
     assertEquals(Duration.ofSeconds(1), s.statusInterval());

@@ -1,4 +1,4 @@
-package sluice.node.pool;
+package sluice.node.queue;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -11,7 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ConnectionGate {
   private final Set<String> poolsOverThreshold = ConcurrentHashMap.newKeySet();
 
-  void setOverThreshold(String pool, boolean over) {
+  public void setOverThreshold(String pool, boolean over) {
     if (over) {
       poolsOverThreshold.add(pool);
     } else {

@@ -1,0 +1,664 @@
+package sluice.node.backend;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import sluice.node.http.BackendConnection;
+import sluice.node.http.Exchange;
+import sluice.node.queue.QueueActor;
+import sluice.node.settings.BackendSettings;
+import sluice.node.settings.ConnectionSettings;
+import sluice.protocol.LeaseProtocol;
+import sluice.protocol.LeaseProtocol.Demand;
+import sluice.protocol.LeaseProtocol.Lease;
+
+/**
+ * This node's side of one back-end, on one event loop: its persistent connections, the
+ * one-request-per-connection rule, the slots its lease allows, down detection with
+ * backoff, retries on a fresh connection, 502 and 504, and the samples for the back-end's
+ * controller. It takes work from its pool's {@link QueueActor} within the capacity it
+ * announces, and holds its lease from the back-end's entity ({@link LeaseState}).
+ *
+ * <p>Invariants: connections not CLOSED never outnumber the usable slots, except while the
+ * grant has just dropped and busy ones finish their request (only idle ones are closed); a
+ * connection carries at most one request; busy + pending (connections opening for a request)
+ * never exceed the usable slots when a request is taken. Every request taken ends here in
+ * exactly one of: served, 502, 504, aborted by its client; or goes back to the queue unsent.
+ */
+public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
+
+  /** Local to the node's event loop: never crosses nodes. */
+  public sealed interface Command extends NoSerializationVerificationNeeded {}
+
+  public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+  /** This node's view of the back-end, on this loop. */
+  public record Status(String id, boolean up, int limit, int granted, int inFlight, int connections, long served,
+      long badGateway, long gatewayTimeout, long clientAborted, double ratePerSecond, double p99Millis,
+      String limitReason, boolean leaseValid) implements NoSerializationVerificationNeeded {}
+
+  private record FromQueue(QueueActor.ToBackend message) implements Command {}
+
+  private record Connected(BackendConnection connection) implements Command {}
+
+  private record ConnectFailed(BackendConnection connection, Throwable cause) implements Command {}
+
+  private record ResponseDone(BackendConnection connection, Exchange exchange, int status, long rttNanos,
+      CharSequence reportedLoad) implements Command {}
+
+  private record Closed(BackendConnection connection, Throwable cause) implements Command {}
+
+  private record LeaseReceived(Lease lease) implements Command {}
+
+  private enum Tick implements Command { REPORT, TIMEOUTS, IDLE, STATUS, RETRY_CONNECT }
+
+  private final BackendSettings backend;
+  private final ConnectionSettings settings;
+  private final String nodeId;
+  private final ActorRef<QueueActor.Command> queue;
+  private final ActorRef<QueueActor.ToBackend> queueInbox;
+  private final EntityRef<LeaseProtocol.Command> entity;
+  private final ActorRef<Lease> leaseInbox;
+  private final TimerScheduler<Command> timers;
+  private final Bootstrap bootstrap;
+  private final InetSocketAddress address;
+  private final long bufferUpTo;
+  private final CharSequence loadHeader;
+  private final BackendConnection.Events events;
+  private final LeaseState lease = new LeaseState(System::nanoTime);
+  private final BackendSamples samples;
+  private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+
+  private final List<BackendConnection> connections = new ArrayList<>();
+  private final ArrayDeque<BackendConnection> idle = new ArrayDeque<>();
+  private int busy;
+  /** Connections opening with a request to send once up. */
+  private int pending;
+  private long nextConnectionId;
+
+  private long queueIncarnation;
+  private long received;
+  private int backlog;
+  private int toldFree = -1;
+  private long toldReceived;
+  private int toldSlots = -1;
+  private boolean toldUp;
+
+  private boolean up = true;
+  private long downSinceNanos;
+  private int failedConnects;
+  private boolean retryScheduled;
+  private boolean demandPending;
+  private long lastStatusNanos = System.nanoTime();
+
+  private long served;
+  private long badGateway;
+  private long gatewayTimeout;
+  private long clientAborted;
+
+  private BackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
+      ConnectionSettings settings, CharSequence loadHeader, String nodeId, ActorRef<QueueActor.Command> queue,
+      EntityRef<LeaseProtocol.Command> entity, EventLoop loop, Class<? extends Channel> channelType,
+      InetSocketAddress address, Duration reportInterval, Duration statusInterval) {
+    super(context);
+    context.setLoggerName(BackendActor.class);
+    this.backend = backend;
+    this.settings = settings;
+    this.nodeId = nodeId;
+    this.queue = queue;
+    this.entity = entity;
+    this.timers = timers;
+    this.address = address;
+    this.bufferUpTo = settings.bufferResponsesUpTo();
+    this.loadHeader = loadHeader;
+    this.samples = new BackendSamples(backend.id(), System.nanoTime());
+    this.queueInbox = context.messageAdapter(QueueActor.ToBackend.class, FromQueue::new);
+    ActorRef<Command> self = context.getSelf();
+    this.leaseInbox = context.spawn(Behaviors.<Lease>receiveMessage(received -> {
+      self.tell(new LeaseReceived(received));
+      return Behaviors.same();
+    }), "lease-inbox", Props.empty().withDispatcherSameAsParent());
+    this.events = new BackendConnection.Events() {
+      @Override
+      public void connected(BackendConnection c) {
+        self.tell(new Connected(c));
+      }
+
+      @Override
+      public void connectFailed(BackendConnection c, Throwable cause) {
+        self.tell(new ConnectFailed(c, cause));
+      }
+
+      @Override
+      public void responseDone(BackendConnection c, Exchange e, int status, long rttNanos, CharSequence load) {
+        self.tell(new ResponseDone(c, e, status, rttNanos, load));
+      }
+
+      @Override
+      public void closed(BackendConnection c, Throwable cause) {
+        self.tell(new Closed(c, cause));
+      }
+    };
+    this.bootstrap = new Bootstrap()
+        .group(loop)
+        .channel(channelType)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+            settings.connectTimeout().toMillis()));
+    timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
+    timers.startTimerWithFixedDelay(Tick.TIMEOUTS,
+        clamp(settings.responseTimeout().dividedBy(10), Duration.ofMillis(10), Duration.ofMillis(500)));
+    timers.startTimerWithFixedDelay(Tick.IDLE,
+        clamp(settings.idleTimeout().dividedBy(4), Duration.ofMillis(50), Duration.ofSeconds(1)));
+    timers.startTimerWithFixedDelay(Tick.STATUS, statusInterval.isZero() ? Duration.ofSeconds(1) : statusInterval);
+    sendDemand();
+    tellCapacity(true);
+  }
+
+  /**
+   * @param loop        the event loop this actor runs on (its connections are opened there)
+   * @param address     the back-end's address, resolved
+   * @param loadHeader  the response field in which the back-end reports its load, or null
+   */
+  public static Behavior<Command> create(BackendSettings backend, ConnectionSettings settings,
+      CharSequence loadHeader, String nodeId, ActorRef<QueueActor.Command> queue,
+      EntityRef<LeaseProtocol.Command> entity, EventLoop loop, Class<? extends Channel> channelType,
+      InetSocketAddress address, Duration reportInterval, Duration statusInterval) {
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new BackendActor(context, timers, backend,
+        settings, loadHeader, nodeId, queue, entity, loop, channelType, address, reportInterval, statusInterval)));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(FromQueue.class, this::onFromQueue)
+        .onMessage(ResponseDone.class, this::onResponseDone)
+        .onMessage(Connected.class, this::onConnected)
+        .onMessage(Closed.class, this::onClosed)
+        .onMessage(ConnectFailed.class, this::onConnectFailed)
+        .onMessage(LeaseReceived.class, this::onLease)
+        .onMessageEquals(Tick.REPORT, this::onReportTick)
+        .onMessageEquals(Tick.TIMEOUTS, this::onTimeoutTick)
+        .onMessageEquals(Tick.IDLE, this::onIdleTick)
+        .onMessageEquals(Tick.STATUS, this::onStatusTick)
+        .onMessageEquals(Tick.RETRY_CONNECT, this::onRetryConnect)
+        .onMessage(GetStatus.class, this::onGetStatus)
+        .onSignal(PreRestart.class, signal -> stopConnections("the back-end's actor restarted after an internal error"))
+        .onSignal(PostStop.class, signal -> stopConnections("the node is stopping"))
+        .build();
+  }
+
+  // ---- work from the queue ------------------------------------------------------------
+
+  private Behavior<Command> onFromQueue(FromQueue message) {
+    if (message.message() instanceof QueueActor.Assign assign) {
+      onAssign(assign);
+    } else if (message.message() instanceof QueueActor.Backlog backlog) {
+      onBacklog(backlog);
+    }
+    return this;
+  }
+
+  private void onAssign(QueueActor.Assign assign) {
+    if (assign.queueIncarnation() == queueIncarnation && assign.backendIncarnation() == incarnation) {
+      received++;
+    }
+    Exchange e = (Exchange) assign.work();
+    if (e.abandoned() || !take(e)) {
+      tellCapacity(true); // first the lower capacity, so that the item does not come straight back
+      queue.tell(new QueueActor.Returned(e));
+      return;
+    }
+    tellCapacity(false);
+  }
+
+  /** Puts {@code e} on a connection if a slot allows. */
+  private boolean take(Exchange e) {
+    if (!up || busy + pending >= lease.usable()) {
+      return false;
+    }
+    BackendConnection c;
+    while ((c = idle.peekLast()) != null) { // the most recently used: keeps the fewest connections warm
+      if (c.isOpen()) {
+        idle.pollLast();
+        dispatch(c, e);
+        return true;
+      }
+      remove(c); // closed by the back-end; its Closed event is on its way and will find it gone
+    }
+    for (BackendConnection opening : connections) {
+      if (opening.state == BackendConnection.State.CONNECTING && opening.pending == null) {
+        opening.pending = e;
+        pending++;
+        return true;
+      }
+    }
+    if (connections.size() < lease.usable()) {
+      open(e);
+      return true;
+    }
+    return false;
+  }
+
+  private void dispatch(BackendConnection c, Exchange e) {
+    c.state = BackendConnection.State.BUSY;
+    busy++;
+    samples.dispatched(busy);
+    c.send(e);
+  }
+
+  private void onBacklog(QueueActor.Backlog message) {
+    if (message.queueIncarnation() != queueIncarnation) {
+      queueIncarnation = message.queueIncarnation(); // a new session with this queue: count from 0
+      received = 0;
+      toldFree = -1;
+    }
+    backlog = message.waiting();
+    if (backlog > 0 && up && !demandPending && lease.granted() < lease.limit()) {
+      demandPending = true; // work waits and the limit has room: ask the entity now
+      sendDemand();
+    }
+    tellCapacity(false);
+  }
+
+  // ---- connections --------------------------------------------------------------------
+
+  private void open(Exchange forRequest) {
+    BackendConnection c = new BackendConnection(++nextConnectionId, backend.id(), events, bufferUpTo, loadHeader);
+    c.pending = forRequest;
+    if (forRequest != null) {
+      pending++;
+    }
+    connections.add(c);
+    ChannelFuture connect = bootstrap.clone().handler(new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(Channel ch) {
+        c.install(ch);
+      }
+    }).connect(address);
+    connect.addListener(done -> {
+      if (!done.isSuccess()) {
+        events.connectFailed(c, done.cause());
+      }
+    });
+  }
+
+  private Behavior<Command> onConnected(Connected event) {
+    BackendConnection c = event.connection();
+    if (c.state != BackendConnection.State.CONNECTING) {
+      return this;
+    }
+    markUp();
+    Exchange e = c.pending;
+    c.pending = null;
+    if (e != null) {
+      pending--;
+      if (e.abandoned()) {
+        queue.tell(new QueueActor.Returned(e)); // the queue counts it as dropped unserved
+        makeIdle(c);
+      } else {
+        dispatch(c, e);
+      }
+    } else {
+      makeIdle(c);
+    }
+    closeIdleAboveGrant();
+    tellCapacity(false);
+    return this;
+  }
+
+  private Behavior<Command> onConnectFailed(ConnectFailed event) {
+    BackendConnection c = event.connection();
+    if (c.state != BackendConnection.State.CONNECTING) {
+      return this;
+    }
+    Exchange e = c.pending;
+    remove(c);
+    if (e != null) {
+      queue.tell(new QueueActor.Returned(e)); // never sent: another back-end, or this one later, takes it
+    }
+    markDown(event.cause());
+    tellCapacity(true);
+    return this;
+  }
+
+  private void markDown(Throwable cause) {
+    failedConnects++;
+    if (up) {
+      up = false;
+      downSinceNanos = System.nanoTime();
+      getContext().getLog().warn("backend {}: down, cannot connect: {}", backend.id(), describe(cause));
+    }
+    scheduleRetry();
+  }
+
+  private void scheduleRetry() {
+    if (retryScheduled) {
+      return;
+    }
+    retryScheduled = true;
+    long min = settings.downBackoffMin().toNanos();
+    long wait = Math.min(settings.downBackoffMax().toNanos(), min << Math.min(20, Math.max(0, failedConnects - 1)));
+    timers.startSingleTimer(Tick.RETRY_CONNECT, Duration.ofNanos(wait));
+  }
+
+  private Behavior<Command> onRetryConnect() {
+    retryScheduled = false;
+    if (!up) {
+      if (lease.usable() > 0 && connections.size() < lease.usable()) {
+        open(null); // a probe: if it connects, the back-end is up again
+      } else {
+        scheduleRetry();
+      }
+    }
+    return this;
+  }
+
+  private void markUp() {
+    if (!up) {
+      getContext().getLog().info("backend {}: up again after {} ms", backend.id(),
+          (System.nanoTime() - downSinceNanos) / 1_000_000);
+      up = true;
+    }
+    failedConnects = 0;
+  }
+
+  private Behavior<Command> onResponseDone(ResponseDone done) {
+    BackendConnection c = done.connection();
+    if (c.state != BackendConnection.State.BUSY) {
+      return this;
+    }
+    busy--;
+    served++;
+    samples.response(done.status(), done.rttNanos());
+    if (done.reportedLoad() != null) {
+      recordReportedLoad(done.reportedLoad());
+    }
+    c.served++;
+    if (c.closeAfter()) {
+      retire(c);
+    } else if (connections.size() > lease.usable()) {
+      retire(c);
+      sendDemand(); // tell the entity the slot is back as soon as it is
+    } else {
+      makeIdle(c);
+    }
+    tellCapacity(false);
+    return this;
+  }
+
+  private void recordReportedLoad(CharSequence value) {
+    try {
+      samples.reportedLoad(Double.parseDouble(value.toString().trim()));
+    } catch (NumberFormatException notANumber) {
+      getContext().getLog().debug("backend {}: reported load is not a number: '{}'", backend.id(), value);
+    }
+  }
+
+  private Behavior<Command> onClosed(Closed event) {
+    BackendConnection c = event.connection();
+    BackendConnection.State was = c.state;
+    if (was == BackendConnection.State.CLOSED) {
+      return this; // closed by us, its request already dealt with
+    }
+    if (was == BackendConnection.State.CONNECTING) {
+      // up and down before its Connected was handled: as a failed connect
+      Exchange e = c.pending;
+      remove(c);
+      if (e != null) {
+        queue.tell(new QueueActor.Returned(e));
+      }
+      tellCapacity(true);
+      return this;
+    }
+    Exchange e = c.takeExchange();
+    remove(c);
+    if (e != null) {
+      requestLost(c, e, event);
+    } else {
+      getContext().getLog().debug("backend {}: idle connection {} closed", backend.id(), c);
+    }
+    tellCapacity(true);
+    return this;
+  }
+
+  /** The connection under {@code e} closed before its response ended. */
+  private void requestLost(BackendConnection c, Exchange e, Closed event) {
+    if (c.clientAborted()) {
+      clientAborted++;
+      return;
+    }
+    // a reused connection may have been closed by the back-end while idle, before it saw this
+    // request: send it again on a new connection. A new connection that fails is the request's
+    // own failure: only an idempotent request is tried again.
+    boolean again = !c.responseStarted() && e.replayable()
+        && ((c.served > 0 && e.attempts() < 3) || (e.idempotent() && e.attempts() < 2));
+    if (again && up && busy + pending < lease.usable()) {
+      getContext().getLog().debug("backend {}: {} closed before answering, sending the request again", backend.id(), c);
+      open(e);
+      return;
+    }
+    badGateway++;
+    samples.dropped(c.sinceSentNanos(System.nanoTime()));
+    String what = c.responseStarted() ? "cut the response off" : "closed the connection before responding";
+    getContext().getLog().warn("backend {}: {} on {} ({})", backend.id(), what, c, describe(event.cause()));
+    String why = "back-end " + backend.id() + " " + what;
+    e.fail(HttpResponseStatus.BAD_GATEWAY, why, false);
+  }
+
+  /** Answers 504 for every request whose response has not begun within the response timeout. */
+  private Behavior<Command> onTimeoutTick() {
+    long now = System.nanoTime();
+    long timeoutNanos = settings.responseTimeout().toNanos();
+    List<BackendConnection> late = null;
+    for (BackendConnection c : connections) {
+      if (c.waitingNanos(now) >= timeoutNanos) {
+        if (late == null) {
+          late = new ArrayList<>();
+        }
+        late.add(c);
+      }
+    }
+    if (late == null) {
+      return this;
+    }
+    for (BackendConnection c : late) {
+      Exchange e = c.takeExchange();
+      remove(c);
+      c.close();
+      gatewayTimeout++;
+      samples.dropped(timeoutNanos);
+      long millis = settings.responseTimeout().toMillis();
+      getContext().getLog().warn("backend {}: no response within {} ms on {}", backend.id(), millis, c);
+      e.fail(HttpResponseStatus.GATEWAY_TIMEOUT, "back-end " + backend.id() + " sent no response within "
+          + millis + " ms", false);
+    }
+    tellCapacity(true);
+    return this;
+  }
+
+  private Behavior<Command> onIdleTick() {
+    long now = System.nanoTime();
+    long idleNanos = settings.idleTimeout().toNanos();
+    int preOpen = settings.preOpen();
+    while (!idle.isEmpty() && connections.size() > preOpen && now - idle.peekFirst().idleSinceNanos >= idleNanos) {
+      BackendConnection c = idle.peekFirst();
+      getContext().getLog().debug("backend {}: closing idle connection {}", backend.id(), c);
+      retire(c);
+    }
+    return this;
+  }
+
+  private void makeIdle(BackendConnection c) {
+    c.state = BackendConnection.State.IDLE;
+    c.idleSinceNanos = System.nanoTime();
+    idle.addLast(c);
+  }
+
+  /** Closes {@code c}, which has nothing on it. */
+  private void retire(BackendConnection c) {
+    remove(c);
+    c.close();
+  }
+
+  /** Forgets {@code c} in whatever state it was, keeping the counts right. */
+  private void remove(BackendConnection c) {
+    switch (c.state) {
+      case IDLE -> idle.remove(c);
+      case BUSY -> busy--;
+      case CONNECTING -> {
+        if (c.pending != null) {
+          pending--;
+          c.pending = null;
+        }
+      }
+      case CLOSED -> {
+        return;
+      }
+    }
+    c.state = BackendConnection.State.CLOSED;
+    connections.remove(c);
+  }
+
+  private void closeIdleAboveGrant() {
+    boolean closed = false;
+    while (connections.size() > lease.usable() && !idle.isEmpty()) {
+      retire(idle.peekFirst());
+      closed = true;
+    }
+    if (closed) {
+      sendDemand();
+    }
+  }
+
+  private void openPreOpened() {
+    int target = Math.min(settings.preOpen(), lease.usable());
+    while (up && connections.size() < target) {
+      open(null);
+    }
+  }
+
+  // ---- lease and reports --------------------------------------------------------------
+
+  private Behavior<Command> onLease(LeaseReceived received) {
+    Lease l = received.lease();
+    int before = lease.usable();
+    if (lease.apply(l)) {
+      demandPending = false;
+      if (lease.usable() != before) {
+        getContext().getLog().debug("backend {}: lease of {} slots (limit {}, epoch {})", backend.id(),
+            lease.granted(), lease.limit(), lease.epoch());
+      }
+      closeIdleAboveGrant();
+      openPreOpened();
+      tellCapacity(false);
+    }
+    return this;
+  }
+
+  private void sendDemand() {
+    int wanted = Math.max(settings.preOpen(), busy + pending + backlog);
+    entity.tell(new Demand(backend.id(), backend.limit(), wanted, connections.size(), lease.usable(), lease.epoch(),
+        lease.seq(), System.nanoTime(), leaseInbox));
+  }
+
+  private Behavior<Command> onReportTick() {
+    long now = System.nanoTime();
+    sendDemand();
+    entity.tell(samples.drain(nodeId, busy, backlog, now));
+    if (!lease.valid() && connections.size() > 0) {
+      closeIdleAboveGrant(); // the lease lapsed: start nothing new, keep nothing idle
+    }
+    tellCapacity(true);
+    return this;
+  }
+
+  /**
+   * Tells the queue what this actor can take now, when that differs from what the queue
+   * believes (what was told, less what it has sent since), or always with {@code force}.
+   */
+  private void tellCapacity(boolean force) {
+    int slots = lease.usable();
+    int free = up ? Math.max(0, slots - busy - pending) : 0;
+    long believed = toldFree - (received - toldReceived);
+    if (!force && free == believed && up == toldUp && slots == toldSlots) {
+      return;
+    }
+    toldFree = free;
+    toldReceived = received;
+    toldSlots = slots;
+    toldUp = up;
+    queue.tell(new QueueActor.Capacity(queueInbox, backend.id(), incarnation, queueIncarnation, received, free,
+        busy + pending, slots, up));
+  }
+
+  private Behavior<Command> onStatusTick() {
+    long now = System.nanoTime();
+    samples.rollInterval((now - lastStatusNanos) / 1e9);
+    lastStatusNanos = now;
+    return this;
+  }
+
+  private Behavior<Command> onGetStatus(GetStatus get) {
+    get.replyTo().tell(new Status(backend.id(), up, lease.limit(), lease.granted(), busy, connections.size(),
+        served, badGateway, gatewayTimeout, clientAborted, samples.lastIntervalRate(),
+        samples.lastIntervalP99Millis(), lease.reason(), lease.valid()));
+    return this;
+  }
+
+  /** Ends every request on this actor's connections and closes them: nothing is left hanging. */
+  private Behavior<Command> stopConnections(String why) {
+    for (BackendConnection c : List.copyOf(connections)) {
+      Exchange e = c.state == BackendConnection.State.BUSY ? c.takeExchange() : c.pending;
+      boolean sent = c.state == BackendConnection.State.BUSY;
+      remove(c);
+      c.close();
+      if (e != null) {
+        if (sent) {
+          badGateway++;
+          e.fail(HttpResponseStatus.BAD_GATEWAY, "back-end " + backend.id() + ": " + why, false);
+        } else {
+          queue.tell(new QueueActor.Returned(e));
+        }
+      }
+    }
+    return this;
+  }
+
+  private static String describe(Throwable t) {
+    if (t == null) {
+      return "closed";
+    }
+    Throwable root = t;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root.getClass().getSimpleName() + ": " + root.getMessage();
+  }
+
+  private static Duration clamp(Duration d, Duration min, Duration max) {
+    return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
+  }
+}

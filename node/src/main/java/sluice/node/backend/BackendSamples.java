@@ -1,0 +1,110 @@
+package sluice.node.backend;
+
+import org.HdrHistogram.Histogram;
+import sluice.protocol.LeaseProtocol.SampleBatch;
+
+/**
+ * What this node measured of one back-end: the current sample window (sent to the
+ * back-end's entity, for its controller, at each report) and the current status interval
+ * (requests per second and p99 for the status line). Plain Java, owned by one back-end actor.
+ */
+final class BackendSamples {
+  private final String backendId;
+
+  // the sample window
+  private int completed;
+  private int dropped;
+  private long sumRttNanos;
+  private long minRttNanos = Long.MAX_VALUE;
+  private long maxRttNanos;
+  private int maxInFlight;
+  private int arrivals;
+  private double reportedLoadSum;
+  private int reportedLoadCount;
+  private long windowStartNanos;
+
+  // the status interval
+  private final Histogram intervalRtt = new Histogram(3_600_000_000_000L, 2);
+  private long intervalCompleted;
+  private double lastIntervalRate;
+  private double lastIntervalP99Millis;
+
+  BackendSamples(String backendId, long nowNanos) {
+    this.backendId = backendId;
+    this.windowStartNanos = nowNanos;
+  }
+
+  /** A request went to the back-end; {@code inFlight} counts it. */
+  void dispatched(int inFlight) {
+    arrivals++;
+    if (inFlight > maxInFlight) {
+      maxInFlight = inFlight;
+    }
+  }
+
+  /** A response: below 500 it completed, else the back-end dropped it. */
+  void response(int status, long rttNanos) {
+    if (status >= 500) {
+      dropped(rttNanos);
+    } else {
+      completed++;
+      rtt(rttNanos);
+    }
+  }
+
+  /** The back-end failed the request (reset, timeout, cut-off response). */
+  void dropped(long rttNanos) {
+    dropped++;
+    rtt(rttNanos);
+  }
+
+  /** A load value the back-end reported of itself in a response header. */
+  void reportedLoad(double load) {
+    reportedLoadSum += load;
+    reportedLoadCount++;
+  }
+
+  private void rtt(long rttNanos) {
+    long rtt = Math.max(0, rttNanos);
+    sumRttNanos += rtt;
+    if (rtt < minRttNanos) {
+      minRttNanos = rtt;
+    }
+    if (rtt > maxRttNanos) {
+      maxRttNanos = rtt;
+    }
+    intervalRtt.recordValue(Math.min(rtt, intervalRtt.getHighestTrackableValue()));
+    intervalCompleted++;
+  }
+
+  /** The sample window so far, and a fresh one. */
+  SampleBatch drain(String nodeId, int inFlight, int queueLength, long nowNanos) {
+    SampleBatch batch = new SampleBatch(backendId, nodeId, nowNanos - windowStartNanos, completed, dropped,
+        0, // ignored: a request whose client left is dropped from the queue, never sent
+        sumRttNanos, completed + dropped == 0 ? 0 : minRttNanos, maxRttNanos, Math.max(maxInFlight, inFlight),
+        arrivals, queueLength, reportedLoadSum, reportedLoadCount);
+    completed = dropped = arrivals = reportedLoadCount = 0;
+    reportedLoadSum = 0;
+    maxInFlight = inFlight;
+    sumRttNanos = maxRttNanos = 0;
+    minRttNanos = Long.MAX_VALUE;
+    windowStartNanos = nowNanos;
+    return batch;
+  }
+
+  /** Closes a status interval: requests/s and p99 over it. */
+  void rollInterval(double seconds) {
+    lastIntervalRate = seconds <= 0 ? 0 : intervalCompleted / seconds;
+    lastIntervalP99Millis = intervalCompleted == 0 ? 0 : intervalRtt.getValueAtPercentile(99) / 1e6;
+    intervalRtt.reset();
+    intervalCompleted = 0;
+  }
+
+  double lastIntervalRate() {
+    return lastIntervalRate;
+  }
+
+  double lastIntervalP99Millis() {
+    return lastIntervalP99Millis;
+  }
+}

@@ -1,0 +1,122 @@
+package sluice.node.http;
+
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The client-side deadlines of one event loop, with one periodic sweep instead of a timer
+ * per connection or per request. Each deadline kind has one list of connections, ordered by
+ * when they joined it; every member of a list has the same timeout, so the sweep looks only
+ * at the front of each list. A connection is on at most one list at a time (its
+ * {@code list} field): {@link #idle} between requests, {@link #heads} while a request head
+ * arrives, {@link #exchanges} while its request waits for the start of a response (a guard
+ * that no client is left hanging), {@link #stalled} while it does not read its response.
+ * Only the loop's thread touches the lists.
+ */
+final class ClientTimeouts {
+
+  /** A list of connections with one timeout, oldest first. */
+  final class Timeouts {
+    private final long timeoutNanos;
+    private ClientConnection first;
+    private ClientConnection last;
+
+    Timeouts(Duration timeout) {
+      this.timeoutNanos = timeout.toNanos();
+    }
+
+    void add(ClientConnection c) {
+      remove(c);
+      c.list = this;
+      c.since = System.nanoTime();
+      c.prev = last;
+      c.next = null;
+      if (last == null) {
+        first = c;
+      } else {
+        last.next = c;
+      }
+      last = c;
+    }
+
+    private void unlink(ClientConnection c) {
+      if (c.prev == null) {
+        first = c.next;
+      } else {
+        c.prev.next = c.next;
+      }
+      if (c.next == null) {
+        last = c.prev;
+      } else {
+        c.next.prev = c.prev;
+      }
+      c.prev = null;
+      c.next = null;
+      c.list = null;
+    }
+
+    /** Removes and returns the oldest connection whose time is up, or null. */
+    private ClientConnection pollDue(long now) {
+      ClientConnection c = first;
+      if (c == null || now - c.since < timeoutNanos) {
+        return null;
+      }
+      unlink(c);
+      return c;
+    }
+  }
+
+  final Timeouts idle;
+  final Timeouts heads;
+  final Timeouts exchanges;
+  final Timeouts stalled;
+  private ScheduledFuture<?> sweep;
+
+  /**
+   * @param exchangeGuard the longest an exchange may wait for the start of its response
+   *                      (queue timeout, connects, retries and response timeouts with room
+   *                      to spare); past it the client gets 503 and the connection closes
+   */
+  ClientTimeouts(Duration idleTimeout, Duration headDeadline, Duration exchangeGuard) {
+    this.idle = new Timeouts(idleTimeout);
+    this.heads = new Timeouts(headDeadline);
+    this.exchanges = new Timeouts(exchangeGuard);
+    this.stalled = new Timeouts(idleTimeout);
+  }
+
+  void start(EventLoop loop, Duration every) {
+    long nanos = every.toNanos();
+    sweep = loop.scheduleAtFixedRate(this::sweep, nanos, nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void stop() {
+    if (sweep != null) {
+      sweep.cancel(false);
+    }
+  }
+
+  void remove(ClientConnection c) {
+    if (c.list != null) {
+      c.list.unlink(c);
+    }
+  }
+
+  private void sweep() {
+    long now = System.nanoTime();
+    ClientConnection c;
+    while ((c = heads.pollDue(now)) != null) {
+      c.headDeadlinePassed();
+    }
+    while ((c = idle.pollDue(now)) != null) {
+      c.idleTimeoutPassed();
+    }
+    while ((c = stalled.pollDue(now)) != null) {
+      c.idleTimeoutPassed();
+    }
+    while ((c = exchanges.pollDue(now)) != null) {
+      c.exchangeGuardPassed();
+    }
+  }
+}

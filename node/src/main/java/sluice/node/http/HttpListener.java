@@ -1,0 +1,108 @@
+package sluice.node.http;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sluice.node.loop.EventLoops;
+import sluice.node.queue.ConnectionGate;
+import sluice.node.queue.QueueActor;
+import sluice.node.settings.HttpSettings;
+import sluice.node.settings.RouteSettings;
+
+/**
+ * The client-facing HTTP listener: accepts connections on the data plane's event loops
+ * (or closes them at once while the {@link ConnectionGate} says a queue is too long) and
+ * gives each a pipeline of {@link RequestDecoder}, Netty's response encoder and a
+ * {@link ClientConnection} that sends its requests to the pools' queues of its own loop.
+ */
+public final class HttpListener implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HttpListener.class);
+
+  private final Channel serverChannel;
+  private final List<ClientTimeouts> timeouts;
+
+  private HttpListener(Channel serverChannel, List<ClientTimeouts> timeouts) {
+    this.serverChannel = serverChannel;
+    this.timeouts = timeouts;
+  }
+
+  /**
+   * Binds the listener.
+   *
+   * @param queuesPerLoop for each loop, every pool's queue actor on that loop, by pool name
+   * @param exchangeGuard the longest any exchange may wait for the start of its response
+   * @param retryAfter    the Retry-After of 503 answers
+   */
+  public static HttpListener bind(EventLoops loops, HttpSettings http, List<RouteSettings> routes,
+      Optional<String> defaultPool, List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop,
+      ConnectionGate gate, Duration exchangeGuard, Duration retryAfter) throws InterruptedException {
+    RequestParser.Limits limits = new RequestParser.Limits(http.maxUriLength(), http.maxHeaderNameLength(),
+        http.maxHeaderValueLength(), http.maxHeaderCount(), http.maxBodySize());
+    String retryAfterSeconds = Long.toString(Math.max(1, (retryAfter.toMillis() + 999) / 1000));
+    Duration sweepEvery = clamp(min(http.headDeadline(), http.idleTimeout()).dividedBy(10),
+        Duration.ofMillis(10), Duration.ofMillis(250));
+    Map<EventLoop, Router> routers = new IdentityHashMap<>();
+    Map<EventLoop, ClientTimeouts> timeoutsByLoop = new IdentityHashMap<>();
+    List<ClientTimeouts> allTimeouts = new java.util.ArrayList<>();
+    for (int i = 0; i < loops.size(); i++) {
+      EventLoop loop = loops.loop(i);
+      routers.put(loop, new Router(routes, queuesPerLoop.get(i), defaultPool));
+      ClientTimeouts t = new ClientTimeouts(http.idleTimeout(), http.headDeadline(), exchangeGuard);
+      t.start(loop, sweepEvery);
+      timeoutsByLoop.put(loop, t);
+      allTimeouts.add(t);
+    }
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(loops.group())
+        .channel(loops.serverChannelType())
+        .option(ChannelOption.SO_BACKLOG, 4096)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInitializer<>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            if (gate.refusing()) {
+              log.debug("refusing connection from {}: a queue is above its threshold", ch.remoteAddress());
+              ch.close();
+              return;
+            }
+            EventLoop loop = ch.eventLoop();
+            ch.pipeline().addLast(new RequestDecoder(limits), new HttpResponseEncoder(),
+                new ClientConnection(routers.get(loop), timeoutsByLoop.get(loop), retryAfterSeconds));
+          }
+        });
+    Channel channel = bootstrap.bind(new InetSocketAddress(http.host(), http.port())).sync().channel();
+    return new HttpListener(channel, List.copyOf(allTimeouts));
+  }
+
+  public InetSocketAddress localAddress() {
+    return (InetSocketAddress) serverChannel.localAddress();
+  }
+
+  /** Stops accepting; open connections stay until the node stops their loops. */
+  @Override
+  public void close() {
+    serverChannel.close().awaitUninterruptibly();
+    timeouts.forEach(ClientTimeouts::stop);
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  private static Duration clamp(Duration d, Duration min, Duration max) {
+    return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
+  }
+}

@@ -1,0 +1,217 @@
+package sluice.node.queue;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import sluice.node.queue.QueueActor.Assign;
+import sluice.node.queue.QueueActor.Backlog;
+import sluice.node.queue.QueueActor.Capacity;
+import sluice.node.queue.QueueActor.ToBackend;
+import sluice.node.settings.Balance;
+import sluice.node.settings.QueueSettings;
+
+/** The queue actor alone, with test probes as its back-ends and plain work items. */
+class QueueActorTest {
+  private static final ActorTestKit testKit = ActorTestKit.create();
+
+  @AfterAll
+  static void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  /** Work that records how the queue ended it. */
+  static final class Item implements Work {
+    final String name;
+    long enqueued;
+    boolean gone;
+    Refusal refusal;
+
+    Item(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public long enqueuedNanos() {
+      return enqueued;
+    }
+
+    @Override
+    public void setEnqueuedNanos(long nanos) {
+      enqueued = nanos;
+    }
+
+    @Override
+    public boolean abandoned() {
+      return gone;
+    }
+
+    @Override
+    public void refuse(Refusal why, String detail) {
+      refusal = why;
+    }
+
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  private final ConnectionGate gate = new ConnectionGate();
+
+  private ActorRef<QueueActor.Command> queue(int max, Duration timeout, int refuseAbove, Balance balance) {
+    return testKit.spawn(QueueActor.create("web", new QueueSettings(max, timeout, refuseAbove, Duration.ofSeconds(1)),
+        balance, gate, "web-0", Duration.ofHours(1)));
+  }
+
+  /** Greets the queue as back-end {@code id} and returns the incarnation of the queue it learnt. */
+  private static long join(ActorRef<QueueActor.Command> queue, TestProbe<ToBackend> backend, String id, long inc,
+      int free) {
+    queue.tell(new Capacity(backend.ref(), id, inc, 0, 0, 0, 0, free, true));
+    Backlog hello = backend.expectMessageClass(Backlog.class);
+    queue.tell(new Capacity(backend.ref(), id, inc, hello.queueIncarnation(), 0, free, 0, free, true));
+    return hello.queueIncarnation();
+  }
+
+  private static List<Item> items(int n) {
+    List<Item> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(new Item("w" + i));
+    }
+    return out;
+  }
+
+  @Test
+  void workGoesOutInOrderAndNeverBeyondTheCredit() {
+    var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    long qInc = join(queue, b, "b", 7, 2);
+    List<Item> work = items(5);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    assertSame(work.get(0), b.expectMessageClass(Assign.class).work());
+    assertSame(work.get(1), b.expectMessageClass(Assign.class).work());
+    b.expectMessageClass(Backlog.class); // the third waits: back-ends hear of the backlog
+    b.expectNoMessage(Duration.ofMillis(100));
+    // the back-end took both and finished one: one more credit, counted after the two it received
+    queue.tell(new Capacity(b.ref(), "b", 7, qInc, 2, 1, 1, 2, true));
+    assertSame(work.get(2), b.expectMessageClass(Assign.class).work());
+    b.expectNoMessage(Duration.ofMillis(100));
+    // a capacity told before the third arrived must not count it twice
+    queue.tell(new Capacity(b.ref(), "b", 7, qInc, 2, 1, 1, 2, true));
+    b.expectNoMessage(Duration.ofMillis(100));
+    queue.tell(new Capacity(b.ref(), "b", 7, qInc, 3, 2, 0, 2, true));
+    assertSame(work.get(3), b.expectMessageClass(Assign.class).work());
+    assertSame(work.get(4), b.expectMessageClass(Assign.class).work());
+  }
+
+  @Test
+  void returnedWorkGoesBackToTheHead() {
+    var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    long qInc = join(queue, b, "b", 1, 1);
+    List<Item> work = items(3);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    assertSame(work.get(0), b.expectMessageClass(Assign.class).work());
+    b.expectMessageClass(Backlog.class);
+    // its slot went away on the way: lower capacity first, then the item back
+    queue.tell(new Capacity(b.ref(), "b", 1, qInc, 1, 0, 0, 0, true));
+    queue.tell(new QueueActor.Returned(work.get(0)));
+    b.expectNoMessage(Duration.ofMillis(100));
+    queue.tell(new Capacity(b.ref(), "b", 1, qInc, 1, 1, 0, 1, true));
+    assertSame(work.get(0), b.expectMessageClass(Assign.class).work(), "the returned item is first again");
+  }
+
+  @Test
+  void roundRobinSpreadsOverBackendsWithCredit() {
+    var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> a = testKit.createTestProbe();
+    TestProbe<ToBackend> c = testKit.createTestProbe();
+    join(queue, a, "a", 1, 5);
+    join(queue, c, "c", 2, 5);
+    items(4).forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    assertEquals("w0", a.expectMessageClass(Assign.class).work().toString());
+    assertEquals("w1", c.expectMessageClass(Assign.class).work().toString());
+    assertEquals("w2", a.expectMessageClass(Assign.class).work().toString());
+    assertEquals("w3", c.expectMessageClass(Assign.class).work().toString());
+  }
+
+  @Test
+  void aFullQueueRefusesAndATimedOutItemIsRefused() throws Exception {
+    var queue = queue(2, Duration.ofMillis(200), 2, Balance.ROUND_ROBIN);
+    List<Item> work = items(3);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
+    queue.tell(new QueueActor.GetStatus(status.ref()));
+    QueueActor.QueueStatus s = status.receiveMessage();
+    assertEquals(2, s.waiting());
+    assertEquals(1, s.rejectedFull());
+    assertEquals(Work.Refusal.QUEUE_FULL, work.get(2).refusal);
+    Thread.sleep(400);
+    queue.tell(new QueueActor.GetStatus(status.ref()));
+    s = status.receiveMessage();
+    assertEquals(0, s.waiting());
+    assertEquals(2, s.expired());
+    assertEquals(Work.Refusal.QUEUE_TIMEOUT, work.get(0).refusal);
+    assertEquals(Work.Refusal.QUEUE_TIMEOUT, work.get(1).refusal);
+  }
+
+  @Test
+  void workWhoseClientLeftIsDroppedUnsent() {
+    var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    List<Item> work = items(3);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    work.get(0).gone = true;
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    join(queue, b, "b", 3, 5);
+    assertSame(work.get(1), b.expectMessageClass(Assign.class).work());
+    assertSame(work.get(2), b.expectMessageClass(Assign.class).work());
+    TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
+    queue.tell(new QueueActor.GetStatus(status.ref()));
+    assertEquals(1, status.receiveMessage().abandoned());
+    assertNull(work.get(0).refusal);
+  }
+
+  @Test
+  void aboveTheThresholdTheGateRefusesAndEverythingWaitingIsAnsweredWhenTheQueueStops() {
+    var queue = queue(100, Duration.ofMinutes(1), 2, Balance.ROUND_ROBIN);
+    List<Item> work = items(3);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
+    queue.tell(new QueueActor.GetStatus(status.ref()));
+    status.receiveMessage();
+    assertTrue(gate.refusing());
+    testKit.stop(queue);
+    for (Item w : work) {
+      assertInstanceOf(Work.Refusal.class, w.refusal);
+      assertEquals(Work.Refusal.STOPPING, w.refusal);
+    }
+    assertTrue(!gate.refusing(), "a stopped queue refuses no connections");
+  }
+
+  @Test
+  void aRestartedBackendStartsANewSession() {
+    var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    long qInc = join(queue, b, "b", 1, 1);
+    List<Item> work = items(2);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    Assign first = b.expectMessageClass(Assign.class);
+    assertEquals(1, first.backendIncarnation());
+    b.expectMessageClass(Backlog.class);
+    // the back-end restarted (new incarnation) and counts from 0: its 1 free slot is real
+    queue.tell(new Capacity(b.ref(), "b", 2, qInc, 0, 1, 0, 1, true));
+    Assign second = b.expectMessageClass(Assign.class);
+    assertSame(work.get(1), second.work());
+    assertEquals(2, second.backendIncarnation());
+  }
+}
