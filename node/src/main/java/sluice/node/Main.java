@@ -30,6 +30,11 @@ public final class Main {
       """;
 
   public static void main(String[] args) {
+    // Netty's leak detector samples buffers with a stack trace each: a cost on every request.
+    // The tests run it at paranoid; a node runs without it unless asked (-Dio.netty.leakDetection.level).
+    if (System.getProperty("io.netty.leakDetection.level") == null) {
+      System.setProperty("io.netty.leakDetection.level", "disabled");
+    }
     int code = run(args);
     if (code != 0) {
       System.exit(code);

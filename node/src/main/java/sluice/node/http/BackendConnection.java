@@ -3,9 +3,12 @@ package sluice.node.http;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
@@ -60,6 +63,9 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
   private final long bufferUpTo;
   private final CharSequence loadHeader;
   Channel channel;
+  private ResponseDecoder decoder;
+  /** The request body goes out in chunked framing. */
+  private boolean chunkedOut;
 
   // ---- owned by the actor
   public State state = State.CONNECTING;
@@ -93,12 +99,12 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
   // ---- called by the actor and the exchange -------------------------------------------
 
-  /** Sets up a new channel's pipeline: Netty's HTTP client codec, then this handler. */
+  /** Sets up a new channel's pipeline: the response decoder, then this handler (requests are written as bytes). */
   public void install(Channel ch) {
     channel = ch;
-    ch.pipeline().addLast(new HttpClientCodec(new HttpDecoderConfig()
-        .setMaxInitialLineLength(16 * 1024).setMaxHeaderSize(64 * 1024).setMaxChunkSize(64 * 1024), false, false),
-        this);
+    decoder = new ResponseDecoder(new HttpDecoderConfig()
+        .setMaxInitialLineLength(16 * 1024).setMaxHeaderSize(64 * 1024).setMaxChunkSize(64 * 1024));
+    ch.pipeline().addLast(decoder, this);
   }
 
   /** Nanos since the request on this connection went out. */
@@ -142,15 +148,55 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     return closeAfter;
   }
 
-  void writeHead(HttpRequest request) {
-    channel.write(request, channel.voidPromise());
+  /**
+   * Writes a request whose whole body is {@code parts}: one buffer, the body copied in (the
+   * parts stay with the caller, who may send them again). A chunked body goes with its
+   * length instead, now that it is known.
+   */
+  void writeWholeRequest(HttpRequest request, Iterable<HttpContent> parts) {
+    decoder.expect(request.method() == HttpMethod.HEAD);
+    int length = 0;
+    for (HttpContent part : parts) {
+      length += part.content().readableBytes();
+    }
+    HttpHeaders headers = request.headers();
+    if (headers.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+      headers.remove(HttpHeaderNames.TRANSFER_ENCODING);
+      headers.setInt(HttpHeaderNames.CONTENT_LENGTH, length);
+    }
+    ByteBuf out = HttpWriter.requestHead(channel.alloc(), request, length);
+    for (HttpContent part : parts) {
+      ByteBuf data = part.content();
+      out.writeBytes(data, data.readerIndex(), data.readableBytes());
+    }
+    channel.writeAndFlush(out, channel.voidPromise());
   }
 
+  /** Writes a request head; its body follows through {@link #writeBody}. */
+  void writeHead(HttpRequest request) {
+    decoder.expect(request.method() == HttpMethod.HEAD);
+    chunkedOut = HttpUtil.isTransferEncodingChunked(request);
+    channel.write(HttpWriter.requestHead(channel.alloc(), request, 0), channel.voidPromise());
+  }
+
+  /** Writes a part of the request body (taking it over); the last part is flushed. */
   void writeBody(HttpContent content, boolean last) {
-    if (last) {
-      channel.writeAndFlush(content, channel.voidPromise());
+    ByteBuf data = content.content();
+    int length = data.readableBytes();
+    if (length == 0) {
+      data.release();
+    } else if (chunkedOut) {
+      channel.write(HttpWriter.chunkSize(channel.alloc(), length), channel.voidPromise());
+      channel.write(data, channel.voidPromise());
+      channel.write(HttpWriter.CRLF_BUF.duplicate(), channel.voidPromise());
     } else {
-      channel.write(content, channel.voidPromise());
+      channel.write(data, channel.voidPromise());
+    }
+    if (last) {
+      if (chunkedOut) {
+        channel.write(HttpWriter.LAST_CHUNK.duplicate(), channel.voidPromise());
+      }
+      channel.flush();
     }
   }
 
@@ -255,15 +301,14 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     exchange = null;
     List<HttpObject> whole = held;
     held = null;
-    if (whole != null) {
-      e.responseHead((HttpResponse) whole.get(0));
-      for (int i = 1; i < whole.size(); i++) {
-        e.responseContent((HttpContent) whole.get(i));
-      }
-    }
     // told first, so that the actor counts the response before its client can see it and ask
     events.responseDone(this, e, status, rttNanos, reportedLoad);
-    e.responseEnd(last);
+    if (whole != null) {
+      whole.add(last);
+      e.responseWhole(whole);
+    } else {
+      e.responseEnd(last);
+    }
     channel.config().setAutoRead(true);
   }
 

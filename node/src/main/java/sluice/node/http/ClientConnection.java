@@ -1,13 +1,14 @@
 package sluice.node.http;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -18,7 +19,10 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.AsciiString;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,6 +60,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   /** The response being written lets the connection stay open. */
   private boolean keepAlive;
   private boolean holdingBody;
+  /** The response being written goes in chunked framing / has no body. */
+  private boolean chunkedOut;
+  private boolean bodylessOut;
+  private static final AsciiString TEXT_PLAIN = AsciiString.cached("text/plain; charset=UTF-8");
 
   // the timeout list this connection is on (see ClientTimeouts), and its place there
   ClientTimeouts.Timeouts list;
@@ -214,50 +222,93 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       return; // HTTP/1.0 clients get no 1xx (RFC 9110 15.2)
     }
     Forwarding.forwardResponse(response);
-    response.setProtocolVersion(HttpVersion.HTTP_1_1);
-    ctx.write(response);
-    ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
-    ctx.flush();
+    ctx.writeAndFlush(HttpWriter.responseHead(ctx.alloc(), response, 0), ctx.voidPromise());
   }
 
-  /** Sets the response's framing and connection fields for this client and writes its head. */
-  void writeResponseHead(Exchange e, HttpResponse response) {
+  /**
+   * Sets the response's framing and connection fields for this client: its Content-Length
+   * if it has one, else chunked to an HTTP/1.1 client and read-to-close to an HTTP/1.0 one.
+   */
+  private void prepareHead(Exchange e, HttpResponse response) {
     if (list == timeouts.exchanges) {
       timeouts.remove(this); // answered: the guard is done
     }
     int code = response.status().code();
-    boolean bodyless = e.head || code == 204 || code == 304 || (code >= 100 && code < 200);
+    bodylessOut = e.head || code == 204 || code == 304 || (code >= 100 && code < 200);
     boolean length = response.headers().contains(HttpHeaderNames.CONTENT_LENGTH)
         && !HttpUtil.isTransferEncodingChunked(response);
     Forwarding.forwardResponse(response);
     boolean framed = true;
-    if (!bodyless && !length) {
+    chunkedOut = false;
+    if (!bodylessOut && !length) {
       if (client10) {
         framed = false; // an HTTP/1.0 client reads to the end of the connection
       } else {
+        chunkedOut = true;
         response.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
       }
     }
     keepAlive = clientKeepAlive && framed && e.bodyComplete();
     setConnectionField(response.headers());
-    response.setProtocolVersion(HttpVersion.HTTP_1_1);
-    ctx.write(response, ctx.voidPromise());
+  }
+
+  void writeResponseHead(Exchange e, HttpResponse response) {
+    prepareHead(e, response);
+    ctx.write(HttpWriter.responseHead(ctx.alloc(), response, 0), ctx.voidPromise());
   }
 
   void writeResponseContent(HttpContent content) {
-    ctx.write(content, ctx.voidPromise());
+    ByteBuf data = content.content();
+    int length = data.readableBytes();
+    if (length == 0 || bodylessOut) {
+      data.release();
+    } else if (chunkedOut) {
+      ctx.write(HttpWriter.chunkSize(ctx.alloc(), length), ctx.voidPromise());
+      ctx.write(data, ctx.voidPromise());
+      ctx.write(HttpWriter.CRLF_BUF.duplicate(), ctx.voidPromise());
+    } else {
+      ctx.write(data, ctx.voidPromise());
+    }
   }
 
   void writeResponseEnd(Exchange e, LastHttpContent last) {
+    writeResponseContent(last);
+    if (chunkedOut) {
+      ctx.write(HttpWriter.LAST_CHUNK.duplicate(), ctx.voidPromise());
+    }
+    endResponse(e);
+  }
+
+  /** A whole response (head, body parts, last part) in one buffer and one write. */
+  void writeResponseWhole(Exchange e, List<HttpObject> parts) {
+    HttpResponse response = (HttpResponse) parts.get(0);
+    prepareHead(e, response);
+    int length = 0;
+    for (int i = 1; i < parts.size(); i++) {
+      length += ((HttpContent) parts.get(i)).content().readableBytes();
+    }
+    ByteBuf out = HttpWriter.responseHead(ctx.alloc(), response, bodylessOut ? 0 : length);
+    for (int i = 1; i < parts.size(); i++) {
+      ByteBuf data = ((HttpContent) parts.get(i)).content();
+      if (!bodylessOut) {
+        out.writeBytes(data);
+      }
+      data.release();
+    }
+    ctx.write(out, ctx.voidPromise());
+    endResponse(e);
+  }
+
+  private void endResponse(Exchange e) {
     if (current == e) {
       current = null;
     }
     if (keepAlive) {
-      ctx.writeAndFlush(last, ctx.voidPromise());
+      ctx.flush();
       requestDone();
     } else {
       phase = Phase.CLOSING;
-      ctx.writeAndFlush(last).addListener(ChannelFutureListener.CLOSE);
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
   }
 
@@ -282,7 +333,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       clientKeepAlive = false;
     }
     boolean stay = clientKeepAlive && phase != Phase.CLOSING;
-    FullHttpResponse response = errorResponse(status, message, retryAfter, stay);
+    ByteBuf response = errorResponse(status, message, retryAfter, stay);
     if (stay) {
       ctx.writeAndFlush(response, ctx.voidPromise());
       requestDone();
@@ -295,7 +346,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   /** An answer without a back-end (404): the request body, if any, is read and dropped. */
   private void writeLocalError(HttpResponseStatus status, String message, boolean retryAfter) {
     boolean stay = clientKeepAlive;
-    FullHttpResponse response = errorResponse(status, message, retryAfter, stay);
+    ByteBuf response = errorResponse(status, message, retryAfter, stay);
     if (stay) {
       ctx.writeAndFlush(response, ctx.voidPromise());
       // the decoder pauses after the request's end; requestDone() follows then (see channelRead)
@@ -316,19 +367,21 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     decoder.resume();
   }
 
-  private FullHttpResponse errorResponse(HttpResponseStatus status, String message, boolean retryAfter,
-      boolean stay) {
-    ByteBuf body = ByteBufUtil.writeUtf8(ctx.alloc(), message + "\n");
-    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+  private ByteBuf errorResponse(HttpResponseStatus status, String message, boolean retryAfter, boolean stay) {
+    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+    HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status,
+        DefaultHttpHeadersFactory.headersFactory().withValidation(false));
     HttpHeaders headers = response.headers();
-    headers.set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=UTF-8");
-    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+    headers.set(HttpHeaderNames.CONTENT_TYPE, TEXT_PLAIN);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
     if (retryAfter) {
       headers.set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
     }
     keepAlive = stay;
     setConnectionField(headers);
-    return response;
+    ByteBuf out = HttpWriter.responseHead(ctx.alloc(), response, body.length);
+    out.writeBytes(body);
+    return out;
   }
 
   private void setConnectionField(HttpHeaders headers) {

@@ -146,18 +146,15 @@ public final class Exchange implements Work {
     connection = c;
     state = State.SENT;
     attempts++;
-    boolean keep = bodyComplete && !bodyGone;
+    if (bodyComplete && !bodyGone) {
+      c.writeWholeRequest(request, body); // the body stays here until the response starts
+      return;
+    }
     c.writeHead(request);
-    if (keep) {
-      for (HttpContent part : body) {
-        c.writeBody(part.retainedDuplicate(), part instanceof LastHttpContent);
-      }
-    } else {
-      HttpContent part;
-      while ((part = body.pollFirst()) != null) {
-        bodyGone = true;
-        c.writeBody(part, part instanceof LastHttpContent);
-      }
+    HttpContent part;
+    while ((part = body.pollFirst()) != null) {
+      bodyGone = true;
+      c.writeBody(part, part instanceof LastHttpContent);
     }
     c.flush();
     if (!bodyComplete) {
@@ -222,6 +219,18 @@ public final class Exchange implements Work {
       content.release();
     } else {
       client.writeResponseContent(content);
+    }
+  }
+
+  /** A whole response, held until it was complete: its head, body parts, and last part. */
+  void responseWhole(java.util.List<io.netty.handler.codec.http.HttpObject> parts) {
+    answered();
+    state = State.ENDED;
+    detach();
+    if (clientGone) {
+      parts.forEach(ReferenceCountUtil::release);
+    } else {
+      client.writeResponseWhole(this, parts);
     }
   }
 

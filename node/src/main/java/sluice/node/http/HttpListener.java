@@ -5,7 +5,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpResponseEncoder;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.IdentityHashMap;
@@ -24,8 +23,7 @@ import sluice.node.settings.RouteSettings;
 /**
  * The client-facing HTTP listener: accepts connections on the data plane's event loops
  * (or closes them at once while the {@link ConnectionGate} says a queue is too long) and
- * gives each a pipeline of {@link RequestDecoder}, Netty's response encoder and a
- * {@link ClientConnection} that sends its requests to the pools' queues of its own loop.
+ * gives each a pipeline of a {@link RequestDecoder} and a {@link ClientConnection} that sends its requests to the pools' queues of its own loop.
  */
 public final class HttpListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpListener.class);
@@ -79,7 +77,7 @@ public final class HttpListener implements AutoCloseable {
               return;
             }
             EventLoop loop = ch.eventLoop();
-            ch.pipeline().addLast(new RequestDecoder(limits), new HttpResponseEncoder(),
+            ch.pipeline().addLast(new RequestDecoder(limits),
                 new ClientConnection(routers.get(loop), timeoutsByLoop.get(loop), retryAfterSeconds));
           }
         });
