@@ -183,12 +183,113 @@ class HttpProtocolTest {
   @Test
   void theRequestTargetReachesTheBackendAsTheClientWroteIt() throws Exception {
     for (String target : List.of("/a%2Fb?x=%20y&z", "/plain/path?q=1&q=2", "/double//slash", "/a/./b/../c",
-        "/%E2%82%AC?name=caf%C3%A9", "/?", "/path;param?x")) {
+        "/%E2%82%AC?name=caf%C3%A9", "/?", "/path;param?x", "//leading/double", "//")) {
       try (RawHttp http = RawHttp.connect(node.httpPort())) {
         RawHttp.Response r = http.get(target);
         assertEquals(200, r.status(), target);
         assertEquals(target, backend.lastRequest().orElseThrow().target(), "target forwarded as written");
       }
+    }
+  }
+
+  @Test
+  void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+    try (RawHttp http = RawHttp.connect(node.httpPort())) {
+      StringBuilder all = new StringBuilder();
+      for (int i = 0; i < 6; i++) {
+        all.append("GET /pipe?i=").append(i).append(" HTTP/1.1\r\nHost: test.local\r\nX-Echo-Id: p")
+            .append(i).append("\r\n\r\n");
+      }
+      http.write(all.toString()); // six requests in one write
+      for (int i = 0; i < 6; i++) {
+        RawHttp.Response r = http.read();
+        assertEquals(200, r.status());
+        assertEquals("p" + i, r.header("X-Echo-Id").orElseThrow(), "response " + i + " in order");
+      }
+      assertEquals(200, http.get("/after-pipe").status());
+    }
+  }
+
+  @Test
+  void anHttp10ClientAskingForKeepAliveKeepsItsConnection() throws Exception {
+    try (RawHttp http = RawHttp.connect(node.httpPort())) {
+      for (int i = 0; i < 3; i++) {
+        http.write("GET /ten?i=" + i + " HTTP/1.0\r\nHost: test.local\r\nConnection: keep-alive\r\n\r\n");
+        RawHttp.Response r = http.read();
+        assertEquals(200, r.status());
+        assertEquals("keep-alive", r.header("Connection").orElse("").toLowerCase(), "kept alive: " + r.headers());
+        assertArrayEquals(TestBackend.echoBody("GET", "/ten?i=" + i, new byte[0], null), r.body());
+      }
+    }
+  }
+
+  @Test
+  void aHeadRequestGetsTheHeadAndTheConnectionStaysInStep() throws Exception {
+    try (RawHttp http = RawHttp.connect(node.httpPort())) {
+      http.send("HEAD", "/head-only", null);
+      RawHttp.Response head = http.readAfterHead();
+      assertEquals(200, head.status());
+      assertTrue(head.header("Content-Length").isPresent(), "the length of the body it would have had");
+      assertEquals(0, head.body().length);
+      RawHttp.Response next = http.get("/after-head");
+      assertEquals(200, next.status());
+      assertArrayEquals(TestBackend.echoBody("GET", "/after-head", new byte[0], null), next.body());
+    }
+  }
+
+  @Test
+  void expect100ContinueIsRelayedFromTheBackend() throws Exception {
+    byte[] body = "the body after 100".getBytes(StandardCharsets.US_ASCII);
+    try (RawHttp http = RawHttp.connect(node.httpPort())) {
+      http.write("POST /expect HTTP/1.1\r\nHost: test.local\r\nExpect: 100-continue\r\nContent-Length: "
+          + body.length + "\r\n\r\n");
+      RawHttp.Response interim = http.read();
+      assertEquals(100, interim.status(), "the back-end's 100 Continue reaches the client");
+      http.write(body);
+      RawHttp.Response r = http.read();
+      assertEquals(200, r.status());
+      assertArrayEquals(TestBackend.echoBody("POST", "/expect", body, null), r.body());
+    }
+  }
+
+  @Test
+  void ambiguousFramingIsRefusedWith400AndNeverForwarded() throws Exception {
+    int before = backend.requests().size();
+    List<String> bad = List.of(
+        "POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 1 5\r\n\r\n123456789012345",
+        "POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n12345",
+        "POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n12345",
+        "POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "GET /fold HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n\r\n",
+        "GET /nul HTTP/1.1\r\nHost: a\r\nX-A: a\u0000b\r\n\r\n",
+        "GET /cr HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n",
+        "POST /te HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    for (String request : bad) {
+      assertEquals(400, rawStatus(request), request.replace("\r\n", "|"));
+    }
+    assertEquals(before, backend.requests().size(), "nothing of them reached the back-end");
+  }
+
+  @Test
+  void aMalformedChunkedBodyIsTheClientsFault() throws Exception {
+    int before = backend.requests().size();
+    try (RawHttp http = RawHttp.connect(node.httpPort())) {
+      http.write("POST /chunks HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n");
+      RawHttp.Response r = http.read();
+      assertEquals(400, r.status(), r.bodyText());
+      assertTrue(http.closedByPeer(5_000));
+    }
+    assertEquals(before, backend.requests().size(), "the request never reached the back-end whole");
+  }
+
+  @Test
+  void proxyCredentialsAreNotForwarded() throws Exception {
+    try (RawHttp http = RawHttp.connect(node.httpPort())) {
+      RawHttp.Response r = http.get("/headers", "Proxy-Authorization: Basic Zm9vOmJhcg==", "Authorization: Bearer x");
+      assertEquals(200, r.status());
+      String seen = r.bodyText().toLowerCase();
+      assertFalse(seen.contains("proxy-authorization"), seen);
+      assertTrue(seen.contains("authorization: bearer x"), "the origin's credentials pass: " + seen);
     }
   }
 }

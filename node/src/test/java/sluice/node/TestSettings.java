@@ -58,4 +58,10 @@ final class TestSettings {
     return new SluiceSettings(http(), new ClusterSettings("127.0.0.1", 0, List.of(), Duration.ofSeconds(2)), byName, routes,
         Optional.of(pools[0].name()), Duration.ofMillis(100), Duration.ofMillis(500), Duration.ZERO, 1);
   }
+
+  /** The same settings with {@code loops} data-plane event loops. */
+  static SluiceSettings withEventLoops(SluiceSettings s, int loops) {
+    return new SluiceSettings(s.http(), s.cluster(), s.pools(), s.routes(), s.defaultPool(), s.reportInterval(),
+        s.controllerWindow(), s.statusInterval(), loops);
+  }
 }

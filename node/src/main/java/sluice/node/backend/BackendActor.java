@@ -390,7 +390,6 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     if (c.state != BackendConnection.State.BUSY) {
       return this;
     }
-    busy--;
     served++;
     samples.response(done.status(), done.rttNanos());
     if (done.reportedLoad() != null) {
@@ -403,6 +402,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       retire(c);
       sendDemand(); // tell the entity the slot is back as soon as it is
     } else {
+      busy--;
       makeIdle(c);
     }
     tellCapacity(false);
@@ -517,7 +517,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     idle.addLast(c);
   }
 
-  /** Closes {@code c}, which has nothing on it. */
+  /** Closes {@code c}, which has nothing on it (any more: a finished request still counts it BUSY). */
   private void retire(BackendConnection c) {
     remove(c);
     c.close();

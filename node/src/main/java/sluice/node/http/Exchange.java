@@ -128,8 +128,12 @@ public final class Exchange implements Work {
     }
   }
 
-  /** The client sent a malformed body after its head: nothing more goes to the back-end. */
+  /**
+   * The client sent a malformed body after its head: the request is dropped if it still
+   * waits, and cut off if it is on a back-end (nothing more of it goes there).
+   */
   void clientFailed() {
+    clientGone = true;
     release();
     if (connection != null) {
       connection.abortForClient();

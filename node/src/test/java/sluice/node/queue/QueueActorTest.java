@@ -12,6 +12,8 @@ import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import sluice.node.queue.QueueActor.Assign;
@@ -31,7 +33,7 @@ class QueueActorTest {
   }
 
   /** Work that records how the queue ended it. */
-  static final class Item implements Work {
+  static class Item implements Work {
     final String name;
     long enqueued;
     boolean gone;
@@ -213,5 +215,45 @@ class QueueActorTest {
     Assign second = b.expectMessageClass(Assign.class);
     assertSame(work.get(1), second.work());
     assertEquals(2, second.backendIncarnation());
+  }
+
+  @Test
+  void aBugRestartsTheQueueAndWhatWaitedIsAnswered() {
+    ActorRef<QueueActor.Command> queue = testKit.spawn(Behaviors.supervise(QueueActor.create("web",
+        new QueueSettings(100, Duration.ofMinutes(1), 100, Duration.ofSeconds(1)), Balance.ROUND_ROBIN, gate, "web-0",
+        Duration.ofHours(1))).onFailure(SupervisorStrategy.restart()));
+    Item bomb = new Item("bomb") {
+      boolean thrown;
+
+      @Override
+      public boolean abandoned() {
+        if (!thrown) {
+          thrown = true;
+          throw new IllegalStateException("a bug, for the test");
+        }
+        return false;
+      }
+    };
+    Item waiting = new Item("waiting");
+    queue.tell(new QueueActor.Enqueue(bomb));
+    queue.tell(new QueueActor.Enqueue(waiting));
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    queue.tell(new Capacity(b.ref(), "b", 1, 0, 0, 0, 0, 1, true)); // greets, then dispatch meets the bomb
+    Backlog hello = b.expectMessageClass(Backlog.class);
+    queue.tell(new Capacity(b.ref(), "b", 1, hello.queueIncarnation(), 0, 1, 0, 1, true));
+    TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
+    queue.tell(new QueueActor.GetStatus(status.ref()));
+    status.receiveMessage(Duration.ofSeconds(5));
+    assertEquals(Work.Refusal.STOPPING, bomb.refusal, "answered when the queue restarted");
+    assertEquals(Work.Refusal.STOPPING, waiting.refusal);
+    // the restarted queue is a new one: at the back-end's next capacity report it is greeted
+    // again (a new incarnation) and then served
+    queue.tell(new Capacity(b.ref(), "b", 1, hello.queueIncarnation(), 0, 1, 0, 1, true));
+    Backlog again = b.expectMessageClass(Backlog.class);
+    assertTrue(again.queueIncarnation() != hello.queueIncarnation());
+    queue.tell(new Capacity(b.ref(), "b", 1, again.queueIncarnation(), 0, 1, 0, 1, true));
+    Item after = new Item("after");
+    queue.tell(new QueueActor.Enqueue(after));
+    assertSame(after, b.expectMessageClass(Assign.class).work());
   }
 }

@@ -109,6 +109,7 @@ public final class TestBackend implements AutoCloseable {
   // behaviours: read by connection threads at each request
   private volatile Duration delay = Duration.ZERO;
   private volatile boolean closeAfterEachResponse;
+  private volatile boolean announceClose;
   private volatile Predicate<RecordedRequest> dieMidResponse = r -> false;
   private volatile Predicate<RecordedRequest> dieBeforeResponse = r -> false;
   private volatile boolean dieWithReset = true;
@@ -262,6 +263,12 @@ public final class TestBackend implements AutoCloseable {
     return this;
   }
 
+  /** Answers every request with {@code Connection: close} and closes the connection after it. */
+  public TestBackend announceCloseAfterEachResponse(boolean value) {
+    announceClose = value;
+    return this;
+  }
+
   /**
    * For matching requests, writes a 200 head with {@code Content-Length: 1000} and 10 body bytes,
    * then closes the socket (with a reset unless {@link #dieWithReset} is false).
@@ -297,6 +304,7 @@ public final class TestBackend implements AutoCloseable {
   public TestBackend behaveNormally() {
     delay = Duration.ZERO;
     closeAfterEachResponse = false;
+    announceClose = false;
     dieMidResponse = r -> false;
     dieBeforeResponse = r -> false;
     dieWithReset = true;
@@ -564,8 +572,8 @@ public final class TestBackend implements AutoCloseable {
           die();
           return Next.CLOSE;
         }
-        boolean closeAfter = !keepAlive || closeAfterEachResponse;
-        respond(request, out, keepAlive, http10);
+        boolean closeAfter = !keepAlive || closeAfterEachResponse || announceClose;
+        respond(request, out, keepAlive && !announceClose, http10);
         out.flush();
         servedWhole = true;
         return closeAfter ? Next.CLOSE : Next.KEEP_OPEN;
