@@ -252,6 +252,11 @@ public final class SluiceNode implements AutoCloseable {
     return system;
   }
 
+  /** A pool's queue on event loop 0 (for tests). */
+  ActorRef<QueueActor.Command> queue(String pool) {
+    return actors.stream().filter(p -> p.pool().equals(pool)).findFirst().orElseThrow().queue();
+  }
+
   /** The status of every pool, in configuration order. */
   public CompletionStage<List<PoolStatus>> status() {
     return status(system, poolNames, actors, Duration.ofSeconds(5));

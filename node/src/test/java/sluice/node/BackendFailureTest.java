@@ -102,6 +102,55 @@ class BackendFailureTest {
     }
   }
 
+  /** A work item that is not an HTTP exchange makes the back-end actor fail: a stand-in for a bug. */
+  private static final class NotAnExchange implements sluice.node.queue.Work {
+    private long enqueued;
+
+    @Override
+    public long enqueuedNanos() {
+      return enqueued;
+    }
+
+    @Override
+    public void setEnqueuedNanos(long nanos) {
+      enqueued = nanos;
+    }
+
+    @Override
+    public boolean abandoned() {
+      return false;
+    }
+
+    @Override
+    public void refuse(Refusal refusal, String detail) {}
+  }
+
+  @Test
+  void aBugInTheBackendActorRestartsItAndItsClientGets502NotAHang() throws Exception {
+    try (TestBackend backend = TestBackend.started()) {
+      var settings = TestSettings.onePool(backend.port(), 2,
+          TestSettings.queue(10_000, Duration.ofSeconds(30), 10_000), quickRetry());
+      try (SluiceNode node = Nodes.start(settings)) {
+        backend.holdResponses();
+        Future<RawHttp.Response> held = clients.submit(() -> RawHttp.connect(node.httpPort()).get("/held"));
+        assertTrue(backend.awaitInFlight(1, Duration.ofSeconds(10)));
+        node.queue("web").tell(new sluice.node.queue.QueueActor.Enqueue(new NotAnExchange()));
+        RawHttp.Response r = held.get(10, TimeUnit.SECONDS);
+        assertEquals(502, r.status(), r.bodyText());
+        assertTrue(r.bodyText().contains("restarted"), r.bodyText());
+        backend.behaveNormally();
+        try (RawHttp http = RawHttp.connect(node.httpPort())) {
+          long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+          int status;
+          do {
+            status = http.get("/after-restart").status();
+          } while (status != 200 && System.nanoTime() < deadline);
+          assertEquals(200, status, "the restarted actor serves again");
+        }
+      }
+    }
+  }
+
   @Test
   void aBackendDyingMidResponseGives502ToThatClientOnly() throws Exception {
     try (TestBackend backend = TestBackend.started()) {

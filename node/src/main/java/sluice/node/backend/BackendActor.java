@@ -440,6 +440,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     } else {
       getContext().getLog().debug("backend {}: idle connection {} closed", backend.id(), c);
     }
+    openPreOpened(); // replace it, if it was one of the pre-opened
     tellCapacity(true);
     return this;
   }
@@ -540,6 +541,10 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     }
     c.state = BackendConnection.State.CLOSED;
     connections.remove(c);
+    if (busy < 0 || pending < 0) {
+      throw new IllegalStateException("backend " + backend.id() + ": busy " + busy + ", pending " + pending
+          + " after removing " + c);
+    }
   }
 
   private void closeIdleAboveGrant() {
