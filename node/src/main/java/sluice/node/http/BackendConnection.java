@@ -162,7 +162,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     HttpHeaders headers = request.headers();
     if (headers.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
       headers.remove(HttpHeaderNames.TRANSFER_ENCODING);
-      headers.setInt(HttpHeaderNames.CONTENT_LENGTH, length);
+      headers.setInt(Fields.CONTENT_LENGTH, length);
     }
     ByteBuf out = HttpWriter.requestHead(channel.alloc(), request, length);
     for (HttpContent part : parts) {

@@ -159,7 +159,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     boolean chunked = HttpUtil.isTransferEncodingChunked(request);
     Forwarding.forwardRequest(request, clientIp);
     if (chunked) {
-      request.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+      request.headers().set(Fields.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
     }
     current = new Exchange(this, request);
     timeouts.exchanges.add(this);
@@ -245,7 +245,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         framed = false; // an HTTP/1.0 client reads to the end of the connection
       } else {
         chunkedOut = true;
-        response.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        response.headers().set(Fields.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
       }
     }
     keepAlive = clientKeepAlive && framed && e.bodyComplete();
@@ -372,10 +372,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status,
         DefaultHttpHeadersFactory.headersFactory().withValidation(false));
     HttpHeaders headers = response.headers();
-    headers.set(HttpHeaderNames.CONTENT_TYPE, TEXT_PLAIN);
-    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+    headers.set(Fields.CONTENT_TYPE, TEXT_PLAIN);
+    headers.setInt(Fields.CONTENT_LENGTH, body.length);
     if (retryAfter) {
-      headers.set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+      headers.set(Fields.RETRY_AFTER, retryAfterSeconds);
     }
     keepAlive = stay;
     setConnectionField(headers);
@@ -386,9 +386,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   private void setConnectionField(HttpHeaders headers) {
     if (!keepAlive) {
-      headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      headers.set(Fields.CONNECTION, HttpHeaderValues.CLOSE);
     } else if (client10) {
-      headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      headers.set(Fields.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
     }
   }
 

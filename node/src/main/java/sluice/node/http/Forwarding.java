@@ -23,9 +23,6 @@ public final class Forwarding {
 
   private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
   private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
-  private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
-  private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
-  private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
   private static final AsciiString HTTP = AsciiString.cached("http");
   private static final AsciiString VIA_10 = AsciiString.cached("1.0 " + VIA_NAME);
   private static final AsciiString VIA_11 = AsciiString.cached("1.1 " + VIA_NAME);
@@ -52,20 +49,20 @@ public final class Forwarding {
       int queryStart = uri.indexOf('?', schemeEnd + 3);
       int authorityEnd = pathStart < 0 ? (queryStart < 0 ? uri.length() : queryStart)
           : (queryStart < 0 ? pathStart : Math.min(pathStart, queryStart));
-      headers.set(HttpHeaderNames.HOST, uri.substring(schemeEnd + 3, authorityEnd));
+      headers.set(Fields.HOST, uri.substring(schemeEnd + 3, authorityEnd));
       String rest = uri.substring(authorityEnd);
       request.setUri(rest.isEmpty() || rest.charAt(0) == '?' ? "/" + rest : rest);
     }
     dropHopByHop(headers);
     headers.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
-    String forwardedFor = joined(headers, X_FORWARDED_FOR);
-    headers.set(X_FORWARDED_FOR, forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
-    headers.set(X_FORWARDED_PROTO, HTTP);
+    String forwardedFor = joined(headers, Fields.X_FORWARDED_FOR);
+    headers.set(Fields.X_FORWARDED_FOR, forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
+    headers.set(Fields.X_FORWARDED_PROTO, HTTP);
     String host = headers.get(HttpHeaderNames.HOST);
     if (host != null) {
-      headers.set(X_FORWARDED_HOST, host);
+      headers.set(Fields.X_FORWARDED_HOST, host);
     } else {
-      headers.remove(X_FORWARDED_HOST);
+      headers.remove(Fields.X_FORWARDED_HOST);
     }
     appendVia(headers, received);
     request.setProtocolVersion(HttpVersion.HTTP_1_1);
@@ -89,9 +86,9 @@ public final class Forwarding {
         : received == HttpVersion.HTTP_1_0 ? VIA_10 : viaEntry(received.text());
     String via = joined(headers, HttpHeaderNames.VIA);
     if (via == null) {
-      headers.set(HttpHeaderNames.VIA, hop);
+      headers.set(Fields.VIA, hop);
     } else {
-      headers.set(HttpHeaderNames.VIA, via + ", " + hop);
+      headers.set(Fields.VIA, via + ", " + hop);
     }
   }
 
