@@ -187,6 +187,14 @@ class SettingsReaderTest {
   }
 
   @Test
+  void eventLoopsAndLeaseTimeAreRead() {
+    SluiceSettings s = read(ONE_POOL + "sluice.event-loops = 3\nsluice.cluster.lease-time = 5s");
+    assertEquals(3, s.eventLoops());
+    assertEquals(Duration.ofSeconds(5), s.cluster().leaseTime());
+    assertEquals(1, read(ONE_POOL).eventLoops());
+  }
+
+  @Test
   void statusIntervalMayBeZero() {
     assertEquals(Duration.ZERO, read(ONE_POOL + "sluice.status-interval = 0").statusInterval());
   }
@@ -201,6 +209,11 @@ class SettingsReaderTest {
       sluice.report-interval = -1s                                | sluice.report-interval: must be greater than 0, was -1s
       sluice.status-interval = -1s                                | sluice.status-interval: must be 0 or more, was -1s
       sluice.controller-window = 50ms                             | sluice.controller-window: must be at least report-interval (100ms), was 50ms
+      sluice.event-loops = 0                                      | sluice.event-loops: must be between 1 and 64, was 0
+      sluice.event-loops = two                                    | sluice.event-loops: must be a whole number
+      sluice.cluster.lease-time = 200ms                           | sluice.cluster.lease-time: must be at least 3 x report-interval (100ms) so that a lease is renewed in time, was 200ms
+      sluice.cluster.lease-time = 0s                              | sluice.cluster.lease-time: must be greater than 0, was 0s
+      sluice.cluster.lease-tme = 2s                               | sluice.cluster.lease-tme: unknown key (did you mean lease-time?)
       sluice.http.listen = "127.0.0.1"                          | sluice.http.listen: must be "host:port" with port 0-65535
       sluice.http.idle-timeout = [1, 2]                           | sluice.http.idle-timeout: must be a duration greater than 0 such as 500ms, 30s or 2m, was a list
       sluice.http.limits.max-uri-length = 3g                      | sluice.http.limits.max-uri-length: must be between 1 and 2147483647 bytes, was 3g (3221225472 bytes)
