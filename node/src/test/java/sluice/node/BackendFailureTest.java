@@ -102,29 +102,6 @@ class BackendFailureTest {
     }
   }
 
-  /** A work item that is not an HTTP exchange makes the back-end actor fail: a stand-in for a bug. */
-  private static final class NotAnExchange implements sluice.node.queue.Work {
-    private long enqueued;
-
-    @Override
-    public long enqueuedNanos() {
-      return enqueued;
-    }
-
-    @Override
-    public void setEnqueuedNanos(long nanos) {
-      enqueued = nanos;
-    }
-
-    @Override
-    public boolean abandoned() {
-      return false;
-    }
-
-    @Override
-    public void refuse(Refusal refusal, String detail) {}
-  }
-
   @Test
   void aBugInTheBackendActorRestartsItAndItsClientGets502NotAHang() throws Exception {
     try (TestBackend backend = TestBackend.started()) {
@@ -134,7 +111,8 @@ class BackendFailureTest {
         backend.holdResponses();
         Future<RawHttp.Response> held = clients.submit(() -> RawHttp.connect(node.httpPort()).get("/held"));
         assertTrue(backend.awaitInFlight(1, Duration.ofSeconds(10)));
-        node.queue("web").tell(new sluice.node.queue.QueueActor.Enqueue(new NotAnExchange()));
+        // work that is not an HTTP exchange makes the back-end actor fail: a stand-in for a bug
+        node.queue("web").tell(new sluice.node.queue.QueueActor.Enqueue(new sluice.node.queue.TestWork("not HTTP")));
         RawHttp.Response r = held.get(10, TimeUnit.SECONDS);
         assertEquals(502, r.status(), r.bodyText());
         assertTrue(r.bodyText().contains("restarted"), r.bodyText());

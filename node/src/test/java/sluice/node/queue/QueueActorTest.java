@@ -32,43 +32,6 @@ class QueueActorTest {
     testKit.shutdownTestKit();
   }
 
-  /** Work that records how the queue ended it. */
-  static class Item implements Work {
-    final String name;
-    long enqueued;
-    boolean gone;
-    Refusal refusal;
-
-    Item(String name) {
-      this.name = name;
-    }
-
-    @Override
-    public long enqueuedNanos() {
-      return enqueued;
-    }
-
-    @Override
-    public void setEnqueuedNanos(long nanos) {
-      enqueued = nanos;
-    }
-
-    @Override
-    public boolean abandoned() {
-      return gone;
-    }
-
-    @Override
-    public void refuse(Refusal why, String detail) {
-      refusal = why;
-    }
-
-    @Override
-    public String toString() {
-      return name;
-    }
-  }
-
   private final ConnectionGate gate = new ConnectionGate();
 
   private ActorRef<QueueActor.Command> queue(int max, Duration timeout, int refuseAbove, Balance balance) {
@@ -85,10 +48,10 @@ class QueueActorTest {
     return hello.queueIncarnation();
   }
 
-  private static List<Item> items(int n) {
-    List<Item> out = new ArrayList<>();
+  private static List<TestWork> items(int n) {
+    List<TestWork> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      out.add(new Item("w" + i));
+      out.add(new TestWork("w" + i));
     }
     return out;
   }
@@ -98,7 +61,7 @@ class QueueActorTest {
     var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
     TestProbe<ToBackend> b = testKit.createTestProbe();
     long qInc = join(queue, b, "b", 7, 2);
-    List<Item> work = items(5);
+    List<TestWork> work = items(5);
     work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
     assertSame(work.get(0), b.expectMessageClass(Assign.class).work());
     assertSame(work.get(1), b.expectMessageClass(Assign.class).work());
@@ -121,7 +84,7 @@ class QueueActorTest {
     var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
     TestProbe<ToBackend> b = testKit.createTestProbe();
     long qInc = join(queue, b, "b", 1, 1);
-    List<Item> work = items(3);
+    List<TestWork> work = items(3);
     work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
     assertSame(work.get(0), b.expectMessageClass(Assign.class).work());
     b.expectMessageClass(Backlog.class);
@@ -148,9 +111,9 @@ class QueueActorTest {
   }
 
   @Test
-  void aFullQueueRefusesAndATimedOutItemIsRefused() throws Exception {
+  void aFullQueueRefusesAndATimedOutTestWorkIsRefused() throws Exception {
     var queue = queue(2, Duration.ofMillis(200), 2, Balance.ROUND_ROBIN);
-    List<Item> work = items(3);
+    List<TestWork> work = items(3);
     work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
     TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
     queue.tell(new QueueActor.GetStatus(status.ref()));
@@ -170,7 +133,7 @@ class QueueActorTest {
   @Test
   void workWhoseClientLeftIsDroppedUnsent() {
     var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
-    List<Item> work = items(3);
+    List<TestWork> work = items(3);
     work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
     work.get(0).gone = true;
     TestProbe<ToBackend> b = testKit.createTestProbe();
@@ -186,14 +149,14 @@ class QueueActorTest {
   @Test
   void aboveTheThresholdTheGateRefusesAndEverythingWaitingIsAnsweredWhenTheQueueStops() {
     var queue = queue(100, Duration.ofMinutes(1), 2, Balance.ROUND_ROBIN);
-    List<Item> work = items(3);
+    List<TestWork> work = items(3);
     work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
     TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
     queue.tell(new QueueActor.GetStatus(status.ref()));
     status.receiveMessage();
     assertTrue(gate.refusing());
     testKit.stop(queue);
-    for (Item w : work) {
+    for (TestWork w : work) {
       assertInstanceOf(Work.Refusal.class, w.refusal);
       assertEquals(Work.Refusal.STOPPING, w.refusal);
     }
@@ -205,7 +168,7 @@ class QueueActorTest {
     var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
     TestProbe<ToBackend> b = testKit.createTestProbe();
     long qInc = join(queue, b, "b", 1, 1);
-    List<Item> work = items(2);
+    List<TestWork> work = items(2);
     work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
     Assign first = b.expectMessageClass(Assign.class);
     assertEquals(1, first.backendIncarnation());
@@ -222,7 +185,7 @@ class QueueActorTest {
     ActorRef<QueueActor.Command> queue = testKit.spawn(Behaviors.supervise(QueueActor.create("web",
         new QueueSettings(100, Duration.ofMinutes(1), 100, Duration.ofSeconds(1)), Balance.ROUND_ROBIN, gate, "web-0",
         Duration.ofHours(1))).onFailure(SupervisorStrategy.restart()));
-    Item bomb = new Item("bomb") {
+    TestWork bomb = new TestWork("bomb") {
       boolean thrown;
 
       @Override
@@ -234,7 +197,7 @@ class QueueActorTest {
         return false;
       }
     };
-    Item waiting = new Item("waiting");
+    TestWork waiting = new TestWork("waiting");
     queue.tell(new QueueActor.Enqueue(bomb));
     queue.tell(new QueueActor.Enqueue(waiting));
     TestProbe<ToBackend> b = testKit.createTestProbe();
@@ -252,7 +215,7 @@ class QueueActorTest {
     Backlog again = b.expectMessageClass(Backlog.class);
     assertTrue(again.queueIncarnation() != hello.queueIncarnation());
     queue.tell(new Capacity(b.ref(), "b", 1, again.queueIncarnation(), 0, 1, 0, 1, true));
-    Item after = new Item("after");
+    TestWork after = new TestWork("after");
     queue.tell(new QueueActor.Enqueue(after));
     assertSame(after, b.expectMessageClass(Assign.class).work());
   }
