@@ -27,6 +27,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import sluice.node.http.BackendConnection;
 import sluice.node.http.Exchange;
+import sluice.node.loop.SweepPeriod;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
@@ -169,9 +170,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
             settings.connectTimeout().toMillis()));
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
     timers.startTimerWithFixedDelay(Tick.TIMEOUTS,
-        clamp(settings.responseTimeout().dividedBy(10), Duration.ofMillis(10), Duration.ofMillis(500)));
+        SweepPeriod.of(settings.responseTimeout(), 10, Duration.ofMillis(10), Duration.ofMillis(500)));
     timers.startTimerWithFixedDelay(Tick.IDLE,
-        clamp(settings.idleTimeout().dividedBy(4), Duration.ofMillis(50), Duration.ofSeconds(1)));
+        SweepPeriod.of(settings.idleTimeout(), 4, Duration.ofMillis(50), Duration.ofSeconds(1)));
     timers.startTimerWithFixedDelay(Tick.STATUS, statusInterval.isZero() ? Duration.ofSeconds(1) : statusInterval);
     sendDemand();
     tellCapacity(true);
@@ -663,7 +664,4 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     return root.getClass().getSimpleName() + ": " + root.getMessage();
   }
 
-  private static Duration clamp(Duration d, Duration min, Duration max) {
-    return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
-  }
 }

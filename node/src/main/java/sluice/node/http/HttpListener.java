@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.node.loop.EventLoops;
+import sluice.node.loop.SweepPeriod;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.HttpSettings;
@@ -49,7 +50,7 @@ public final class HttpListener implements AutoCloseable {
     RequestParser.Limits limits = new RequestParser.Limits(http.maxUriLength(), http.maxHeaderNameLength(),
         http.maxHeaderValueLength(), http.maxHeaderCount(), http.maxBodySize());
     String retryAfterSeconds = Long.toString(Math.max(1, (retryAfter.toMillis() + 999) / 1000));
-    Duration sweepEvery = clamp(min(http.headDeadline(), http.idleTimeout()).dividedBy(10),
+    Duration sweepEvery = SweepPeriod.of(min(http.headDeadline(), http.idleTimeout()), 10,
         Duration.ofMillis(10), Duration.ofMillis(250));
     Map<EventLoop, Router> routers = new IdentityHashMap<>();
     Map<EventLoop, ClientTimeouts> timeoutsByLoop = new IdentityHashMap<>();
@@ -100,7 +101,4 @@ public final class HttpListener implements AutoCloseable {
     return a.compareTo(b) <= 0 ? a : b;
   }
 
-  private static Duration clamp(Duration d, Duration min, Duration max) {
-    return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
-  }
 }

@@ -13,19 +13,15 @@ import sluice.node.settings.RouteSettings;
  */
 final class Router {
   private final List<RouteSettings> routes;
-  private final ActorRef<QueueActor.Command>[] routeQueues;
+  private final List<ActorRef<QueueActor.Command>> routeQueues;
   private final ActorRef<QueueActor.Command> defaultQueue;
 
   /**
    * @param queues this loop's queue of every pool, by pool name
    */
-  @SuppressWarnings("unchecked")
   Router(List<RouteSettings> routes, Map<String, ActorRef<QueueActor.Command>> queues, Optional<String> defaultPool) {
     this.routes = List.copyOf(routes);
-    this.routeQueues = new ActorRef[routes.size()];
-    for (int i = 0; i < routes.size(); i++) {
-      routeQueues[i] = queues.get(routes.get(i).pool());
-    }
+    this.routeQueues = routes.stream().map(route -> queues.get(route.pool())).toList();
     this.defaultQueue = defaultPool.map(queues::get).orElse(null);
   }
 
@@ -35,14 +31,14 @@ final class Router {
    * @return the pool's queue, or null when nothing matches
    */
   ActorRef<QueueActor.Command> route(String hostField, String target) {
-    if (routeQueues.length == 0) {
+    if (routeQueues.isEmpty()) {
       return defaultQueue;
     }
     String host = RequestTarget.hostOnly(hostField);
     String path = RequestTarget.path(target);
-    for (int i = 0; i < routeQueues.length; i++) {
+    for (int i = 0; i < routeQueues.size(); i++) {
       if (routes.get(i).matches(host, path)) {
-        return routeQueues[i];
+        return routeQueues.get(i);
       }
     }
     return defaultQueue;

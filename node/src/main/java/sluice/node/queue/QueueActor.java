@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import sluice.node.loop.SweepPeriod;
 import sluice.node.settings.Balance;
 import sluice.node.settings.QueueSettings;
 
@@ -128,7 +129,7 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     this.balance = balance;
     this.gate = gate;
     this.gateKey = gateKey;
-    Duration expireEvery = clamp(settings.timeout().dividedBy(10), Duration.ofMillis(10), Duration.ofMillis(250));
+    Duration expireEvery = SweepPeriod.of(settings.timeout(), 10, Duration.ofMillis(10), Duration.ofMillis(250));
     timers.startTimerWithFixedDelay(Tick.EXPIRE, expireEvery);
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
   }
@@ -365,7 +366,4 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     return this;
   }
 
-  private static Duration clamp(Duration d, Duration min, Duration max) {
-    return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
-  }
 }
