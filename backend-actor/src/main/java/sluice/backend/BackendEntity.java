@@ -137,6 +137,16 @@ public final class BackendEntity extends AbstractBehavior<Object> {
           backendId, demand.spec(), spec);
     }
     ActorRef<Lease> pool = demand.replyTo();
+    if (!book.knows(pool) && demand.wanted() == 0 && demand.held() == 0 && demand.grantedNow() == 0) {
+      // a pool that holds and wants nothing (one that is gone, or stopping): nothing to book,
+      // but while learning it has said what it holds
+      boolean wasLearning = book.learning();
+      if (wasLearning) {
+        reported.add(members.memberOf(pool));
+        endLearningOnceAllReported(true);
+      }
+      return this;
+    }
     if (!book.knows(pool)) {
       getContext().watch(pool);
       getContext().getLog().info("backend {}: node pool {} joined ({} held)", backendId, pool.path(), demand.held());

@@ -35,21 +35,23 @@ final class Demo implements AutoCloseable {
           http.listen = "127.0.0.1:8080"
           cluster.port = 0
           status-interval = 1s
+          admin.listen = "127.0.0.1:0"
           pools.demo.backends = ["127.0.0.1:%d"]
         }
         """.formatted(backend.port()));
   }
 
-  void printHowToLoad(int port) {
+  void printHowToLoad(int port, int adminPort) {
     System.out.printf("""
         sluice is up: http://127.0.0.1:%1$d/ -> demo back-end 127.0.0.1:%2$d
+        status: curl http://127.0.0.1:%3$d/status
         load it, for example:
           ab -k -c 512 -n 200000 http://127.0.0.1:%1$d/
           wrk -t2 -c512 -d30s http://127.0.0.1:%1$d/
         and compare with the back-end alone: the same command against port %2$d
         back-end stats: curl http://127.0.0.1:%2$d/stats
         a status line per back-end follows every second; Ctrl-C stops both
-        """, port, backend.port());
+        """, port, backend.port(), adminPort);
   }
 
   @Override

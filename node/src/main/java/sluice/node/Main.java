@@ -3,6 +3,7 @@ package sluice.node;
 import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import sluice.node.settings.SettingsException;
 import sluice.node.settings.SettingsReader;
 import sluice.node.settings.SluiceSettings;
@@ -16,7 +17,7 @@ import sluice.node.settings.SluiceSettings;
  * </pre>
  *
  * Exit codes: 0 after a normal stop, 2 for a bad command line, 78 for a bad configuration,
- * 1 when the node could not start (a port in use, say).
+ * 1 when the node could not start (a port in use, say), 3 when the cluster downed the node.
  */
 public final class Main {
   private Main() {}
@@ -78,18 +79,21 @@ public final class Main {
         config = SettingsReader.loadConfig(configFile);
       }
       SluiceSettings settings = SettingsReader.read(config);
+      // a SIGTERM runs the node's graceful stop through Pekko's coordinated shutdown (its own
+      // JVM hook); so does the cluster downing this node
       SluiceNode node = SluiceNode.start(settings, config);
-      Demo stopWithNode = demoRun;
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        node.close();
-        if (stopWithNode != null) {
-          stopWithNode.close();
-        }
-      }, "sluice-stop"));
       if (demoRun != null) {
-        demoRun.printHowToLoad(node.httpPort());
+        Demo stopWithNode = demoRun;
+        node.system().getWhenTerminated().thenRun(stopWithNode::close);
+        demoRun.printHowToLoad(node.httpPort(), node.adminAddress().getPort());
       }
       node.system().getWhenTerminated().toCompletableFuture().join();
+      Optional<CoordinatedShutdown.Reason> reason = CoordinatedShutdown.get(node.system()).getShutdownReason();
+      if (reason.isPresent() && reason.get() instanceof CoordinatedShutdown.ClusterDowningReason$) {
+        System.err.println("sluice: this node was downed by the cluster (it was unreachable, or on the losing side "
+            + "of a partition) and has stopped; start it again to rejoin");
+        return 3;
+      }
       return 0;
     } catch (SettingsException e) {
       System.err.println(e.getMessage());

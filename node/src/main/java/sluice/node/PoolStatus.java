@@ -41,6 +41,7 @@ public record PoolStatus(
    * One back-end as this node sees it.
    *
    * @param granted       slots this node holds of the back-end's limit
+   * @param leaseValid    this node holds an unexpired lease (on every event loop)
    * @param inFlight      requests on its connections (or opening one) now
    * @param failed        502 and 504 answers for it
    * @param ratePerSecond responses per second over the last status interval
@@ -51,6 +52,7 @@ public record PoolStatus(
       boolean up,
       int limit,
       int granted,
+      boolean leaseValid,
       int inFlight,
       int connections,
       long served,

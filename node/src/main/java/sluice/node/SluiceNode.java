@@ -22,6 +22,11 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import java.util.Optional;
+import sluice.node.admin.AdminServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.backend.BackendEntity;
@@ -57,14 +62,18 @@ public final class SluiceNode implements AutoCloseable {
   private final List<PoolOnLoop> actors;
   private final List<String> poolNames;
   private final HttpListener listener;
+  private final String nodeId;
+  private volatile ServerBinding admin;
+  private volatile boolean draining;
 
   private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, List<PoolOnLoop> actors, List<String> poolNames,
-      HttpListener listener) {
+      HttpListener listener, String nodeId) {
     this.loops = loops;
     this.system = system;
     this.actors = actors;
     this.poolNames = poolNames;
     this.listener = listener;
+    this.nodeId = nodeId;
   }
 
   /**
@@ -103,10 +112,17 @@ public final class SluiceNode implements AutoCloseable {
       }
       HttpListener listener = HttpListener.bind(loops, settings.http(), settings.routes(), settings.defaultPool(),
           queuesPerLoop, gate, exchangeGuard(settings), retryAfter(settings));
-      log.info("sluice listening on {} with pools {} ({} event loop{}, {})", listener.localAddress(),
-          settings.pools().keySet(), loops.size(), loops.size() == 1 ? "" : "s",
-          loops.serverChannelType().getSimpleName().startsWith("Epoll") ? "epoll" : "nio");
-      return new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener);
+      String nodeId = Cluster.get(system).selfMember().address().hostPort();
+      SluiceNode node = new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener, nodeId);
+      // off Pekko's threads (and never on an event loop, which the close waits for)
+      system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
+      node.admin = AdminServer.bind(system, settings.admin(), node.adminView()).toCompletableFuture()
+          .get(30, TimeUnit.SECONDS);
+      node.registerShutdown(settings.drainTimeout());
+      log.info("sluice listening on {} with pools {} ({} event loop{}, {}); operator's listener on {}",
+          listener.localAddress(), settings.pools().keySet(), loops.size(), loops.size() == 1 ? "" : "s",
+          loops.serverChannelType().getSimpleName().startsWith("Epoll") ? "epoll" : "nio", node.admin.localAddress());
+      return node;
     } catch (Exception e) {
       system.terminate();
       try {
@@ -143,8 +159,10 @@ public final class SluiceNode implements AutoCloseable {
       String nodeId = cluster.selfMember().address().hostPort();
       List<PoolOnLoop> actors = new ArrayList<>();
       for (int loop = 0; loop < loops.size(); loop++) {
+        // each loop's back-end actors are their own lease holders and sample sources
+        String holder = loops.size() == 1 ? nodeId : nodeId + "/" + loop;
         for (PoolSettings pool : settings.pools().values()) {
-          actors.add(spawnPool(context, settings, pool, loop, loops, addresses, gate, nodeId));
+          actors.add(spawnPool(context, settings, pool, loop, loops, addresses, gate, holder));
         }
       }
       if (!settings.statusInterval().isZero()) {
@@ -236,10 +254,16 @@ public final class SluiceNode implements AutoCloseable {
     for (String seed : cluster.seedNodes()) {
       seeds.add("\"pekko://sluice@" + seed + "\"");
     }
+    long drainMillis = settings.drainTimeout().toMillis();
     String text = String.join("\n",
         "pekko.remote.artery.canonical.hostname = \"" + cluster.host() + "\"",
         "pekko.remote.artery.canonical.port = " + cluster.port(),
-        "pekko.cluster.seed-nodes = [" + String.join(",", seeds) + "]");
+        "pekko.cluster.seed-nodes = [" + String.join(",", seeds) + "]",
+        "pekko.cluster.split-brain-resolver.active-strategy = " + cluster.splitBrainResolver(),
+        "pekko.cluster.split-brain-resolver.stable-after = " + cluster.stableAfter().toMillis() + "ms",
+        // the drain runs in service-requests-done; the pools stop in service-stop
+        "pekko.coordinated-shutdown.phases.service-requests-done.timeout = " + (drainMillis + 5_000) + "ms",
+        "pekko.coordinated-shutdown.phases.service-stop.timeout = 15s");
     return ConfigFactory.parseString(text);
   }
 
@@ -324,7 +348,7 @@ public final class SluiceNode implements AutoCloseable {
       gatewayTimeout += b.gatewayTimeout();
       clientAborted += b.clientAborted();
       inFlight += b.inFlight();
-      statuses.add(new PoolStatus.BackendStatus(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(),
+      statuses.add(new PoolStatus.BackendStatus(b.id(), b.up(), b.limit(), b.granted(), b.leaseValid(), b.inFlight(),
           b.connections(), b.served(), b.badGateway() + b.gatewayTimeout(), b.ratePerSecond(), b.p99Millis(),
           b.limitReason()));
     }
@@ -348,29 +372,129 @@ public final class SluiceNode implements AutoCloseable {
   }
 
   /**
-   * Stops accepting, stops the actors (requests still waiting get 503, those on a back-end
-   * 502; nothing is left without an answer), then the event loops.
+   * Hooks the node's graceful stop into Pekko's coordinated shutdown, which a SIGTERM, a
+   * {@link #close()} or the cluster downing this node runs: stop accepting (service-unbind),
+   * serve what is queued and in flight for up to {@code drainTimeout} while keep-alive client
+   * connections close after their current response (service-requests-done), stop the pools'
+   * actors, which answer what still waits with 503 and give their slots back (service-stop);
+   * then Pekko hands this node's entities over and leaves the cluster.
    */
-  @Override
-  public void close() {
+  private void registerShutdown(Duration drainTimeout) {
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "sluice-stop-accepting", () -> {
+      draining = true;
+      log.info("stopping: no new client connections; draining for up to {} ms", drainTimeout.toMillis());
+      listener.drain();
+      if (admin != null) {
+        admin.unbind(); // readiness answers no more once this node goes
+      }
+      return CompletableFuture.completedFuture(Done.getInstance());
+    });
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "sluice-drain", () -> drained(drainTimeout));
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "sluice-stop-pools", () -> {
+      CompletableFuture<Void> stopped = new CompletableFuture<>();
+      system.tell(new StopPools(stopped));
+      return stopped.thenApply(v -> Done.getInstance());
+    });
+  }
+
+  /** Completes once nothing waits or is in flight on this node, or at the deadline. */
+  private CompletionStage<Done> drained(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    CompletableFuture<Done> done = new CompletableFuture<>();
+    pollDrained(deadline, done);
+    return done;
+  }
+
+  private void pollDrained(long deadline, CompletableFuture<Done> done) {
+    status().whenComplete((pools, failure) -> {
+      boolean idle = failure == null && pools.stream().allMatch(p -> p.queueLength() == 0 && p.inProgress() == 0);
+      if (idle || System.nanoTime() >= deadline) {
+        if (!idle) {
+          log.warn("stopping: drain timeout; what still waits gets 503 with Retry-After: {}", pools);
+        }
+        done.complete(Done.getInstance());
+      } else {
+        system.scheduler().scheduleOnce(Duration.ofMillis(50), () -> pollDrained(deadline, done),
+            system.executionContext());
+      }
+    });
+  }
+
+  /** What the operator's listener shows and asks. */
+  private AdminServer.Node adminView() {
+    SluiceNode node = this;
+    return new AdminServer.Node() {
+      @Override
+      public CompletionStage<List<PoolStatus>> status() {
+        return node.status();
+      }
+
+      @Override
+      public CompletionStage<Optional<String>> notReady() {
+        if (draining) {
+          return CompletableFuture.completedFuture(Optional.of("stopping"));
+        }
+        if (!memberStatus().equals("Up")) {
+          return CompletableFuture.completedFuture(Optional.of("cluster member status " + memberStatus()));
+        }
+        return node.status().thenApply(pools -> pools.stream().flatMap(p -> p.backends().stream())
+            .filter(b -> !b.leaseValid() || b.granted() == 0)
+            .map(b -> "no lease for back-end " + b.id())
+            .findFirst());
+      }
+
+      @Override
+      public String nodeId() {
+        return nodeId;
+      }
+
+      @Override
+      public String memberStatus() {
+        return Cluster.get(system).selfMember().status().toString();
+      }
+
+      @Override
+      public boolean draining() {
+        return draining;
+      }
+    };
+  }
+
+  /** The operator's listener's address. */
+  public InetSocketAddress adminAddress() {
+    return admin.localAddress();
+  }
+
+  /** The actor system stopped (a graceful stop, or the cluster downed this node): the data plane goes too. */
+  private void closeDataPlane() {
     try {
       listener.close();
     } catch (RuntimeException e) {
       log.warn("closing the listener failed: {}", e.toString());
     }
-    CompletableFuture<Void> poolsStopped = new CompletableFuture<>();
-    system.tell(new StopPools(poolsStopped));
+    loops.close();
+  }
+
+  /**
+   * Stops the node gracefully (see {@link #registerShutdown}) and waits until it has: what
+   * waits is served for up to the drain timeout, then answered with 503; nothing is left
+   * without an answer.
+   */
+  @Override
+  public void close() {
     try {
-      poolsStopped.get(10, TimeUnit.SECONDS);
+      CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture()
+          .get(60, TimeUnit.SECONDS);
     } catch (Exception e) {
-      log.warn("the pools did not stop in time: {}", e.toString());
+      log.warn("the node did not stop in time: {}", e.toString());
+      system.terminate();
     }
-    system.terminate();
     try {
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       log.warn("the actor system did not stop in time: {}", e.toString());
     }
-    loops.close();
+    closeDataPlane();
   }
 }

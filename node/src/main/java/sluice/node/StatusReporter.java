@@ -65,8 +65,9 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
   private void log(PoolStatus pool) {
     for (PoolStatus.BackendStatus b : pool.backends()) {
       getContext().getLog().info(
-          "status pool={} backend={} {} in-flight={}/{} queue={} req/s={} p99={}ms served={} failed={}",
-          pool.pool(), b.id(), b.up() ? "up" : "DOWN", b.inFlight(), b.limit(), pool.queueLength(),
+          "status pool={} backend={} {} in-flight={}/{} slots={}{} queue={} req/s={} p99={}ms served={} failed={}",
+          pool.pool(), b.id(), b.up() ? "up" : "DOWN", b.inFlight(), b.limit(), b.granted(),
+          b.leaseValid() ? "" : " (lease lapsed)", pool.queueLength(),
           Math.round(b.ratePerSecond()), String.format("%.1f", b.p99Millis()), b.served(), b.failed());
       if (!b.limitReason().isEmpty() && !b.limitReason().equals(printedReasons.put(b.id(), b.limitReason()))) {
         getContext().getLog().info("status pool={} backend={} limit {} because {}", pool.pool(), b.id(), b.limit(),

@@ -29,7 +29,8 @@ class HttpProtocolTest {
     var base = TestSettings.onePool(backend.port(), 4,
           TestSettings.queue(1000, Duration.ofSeconds(30), 1000), TestSettings.connections());
     var settings = new sluice.node.settings.SluiceSettings(http, base.cluster(), base.pools(), base.routes(),
-        base.defaultPool(), base.reportInterval(), base.controllerWindow(), base.statusInterval(), 1);
+        base.defaultPool(), base.reportInterval(), base.controllerWindow(), base.statusInterval(), 1, base.admin(),
+        base.drainTimeout());
     node = Nodes.start(settings);
   }
 

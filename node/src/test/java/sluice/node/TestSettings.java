@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import sluice.node.settings.AdminSettings;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.Balance;
 import sluice.node.settings.ClusterSettings;
@@ -55,13 +56,19 @@ final class TestSettings {
       byName.put(p.name(), p);
     }
     List<RouteSettings> routes = new ArrayList<>();
-    return new SluiceSettings(http(), new ClusterSettings("127.0.0.1", 0, List.of(), Duration.ofSeconds(2)), byName, routes,
-        Optional.of(pools[0].name()), Duration.ofMillis(100), Duration.ofMillis(500), Duration.ZERO, 1);
+    return new SluiceSettings(http(), ClusterSettings.single("127.0.0.1", 0), byName, routes,
+        Optional.of(pools[0].name()), Duration.ofMillis(100), Duration.ofMillis(500), Duration.ZERO, 1, admin(),
+        Duration.ofSeconds(2));
+  }
+
+  /** The operator's listener on a free loopback port. */
+  static AdminSettings admin() {
+    return new AdminSettings("127.0.0.1", 0, Optional.empty());
   }
 
   /** The same settings with {@code loops} data-plane event loops. */
   static SluiceSettings withEventLoops(SluiceSettings s, int loops) {
     return new SluiceSettings(s.http(), s.cluster(), s.pools(), s.routes(), s.defaultPool(), s.reportInterval(),
-        s.controllerWindow(), s.statusInterval(), loops);
+        s.controllerWindow(), s.statusInterval(), loops, s.admin(), s.drainTimeout());
   }
 }

@@ -207,7 +207,13 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         .onMessageEquals(Tick.RETRY_CONNECT, this::onRetryConnect)
         .onMessage(GetStatus.class, this::onGetStatus)
         .onSignal(PreRestart.class, signal -> stopConnections("the back-end's actor restarted after an internal error"))
-        .onSignal(PostStop.class, signal -> stopConnections("the node is stopping"))
+        .onSignal(PostStop.class, signal -> {
+          stopConnections("the node is stopping");
+          // nothing held any more: the slots go back to the entity now, not at the lease's end
+          entity.tell(new Demand(backend.id(), backend.limit(), 0, 0, 0, lease.epoch(), lease.seq(), System.nanoTime(),
+              leaseInbox));
+          return this;
+        })
         .build();
   }
 

@@ -248,7 +248,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         response.headers().set(Fields.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
       }
     }
-    keepAlive = clientKeepAlive && framed && e.bodyComplete();
+    keepAlive = clientKeepAlive && framed && e.bodyComplete() && !timeouts.draining;
     setConnectionField(response.headers());
   }
 
@@ -332,7 +332,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       // the rest of the body would have to be read and dropped: close instead
       clientKeepAlive = false;
     }
-    boolean stay = clientKeepAlive && phase != Phase.CLOSING;
+    boolean stay = clientKeepAlive && phase != Phase.CLOSING && !timeouts.draining;
     ByteBuf response = errorResponse(status, message, retryAfter, stay);
     if (stay) {
       ctx.writeAndFlush(response, ctx.voidPromise());
@@ -345,7 +345,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   /** An answer without a back-end (404): the request body, if any, is read and dropped. */
   private void writeLocalError(HttpResponseStatus status, String message, boolean retryAfter) {
-    boolean stay = clientKeepAlive;
+    boolean stay = clientKeepAlive && !timeouts.draining;
     ByteBuf response = errorResponse(status, message, retryAfter, stay);
     if (stay) {
       ctx.writeAndFlush(response, ctx.voidPromise());
@@ -409,6 +409,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     clientKeepAlive = false;
     writeClose(errorResponse(HttpResponseStatus.REQUEST_TIMEOUT, "request head not received within the deadline",
         false, false));
+  }
+
+  /** The node stops and this connection is between requests. */
+  void closeForDrain() {
+    closeNow();
   }
 
   /** No request for the idle timeout, or a response the client did not read for that long. */

@@ -57,6 +57,15 @@ final class ClientTimeouts {
       c.list = null;
     }
 
+    /** Removes and returns the oldest connection, or null. */
+    private ClientConnection pollFirst() {
+      ClientConnection c = first;
+      if (c != null) {
+        unlink(c);
+      }
+      return c;
+    }
+
     /** Removes and returns the oldest connection whose time is up, or null. */
     private ClientConnection pollDue(long now) {
       ClientConnection c = first;
@@ -72,6 +81,8 @@ final class ClientTimeouts {
   final Timeouts heads;
   final Timeouts exchanges;
   final Timeouts stalled;
+  /** The node is stopping: responses close their connection, idle ones are closed. */
+  boolean draining;
   private ScheduledFuture<?> sweep;
 
   /**
@@ -94,6 +105,15 @@ final class ClientTimeouts {
   void stop() {
     if (sweep != null) {
       sweep.cancel(false);
+    }
+  }
+
+  /** The node stops: connections between requests close now, the others after their response. */
+  void drain() {
+    draining = true;
+    ClientConnection c;
+    while ((c = idle.pollFirst()) != null) {
+      c.closeForDrain();
     }
   }
 

@@ -31,10 +31,12 @@ public final class HttpListener implements AutoCloseable {
 
   private final Channel serverChannel;
   private final List<ClientTimeouts> timeouts;
+  private final List<EventLoop> loops;
 
-  private HttpListener(Channel serverChannel, List<ClientTimeouts> timeouts) {
+  private HttpListener(Channel serverChannel, List<ClientTimeouts> timeouts, List<EventLoop> loops) {
     this.serverChannel = serverChannel;
     this.timeouts = timeouts;
+    this.loops = loops;
   }
 
   /**
@@ -55,8 +57,10 @@ public final class HttpListener implements AutoCloseable {
     Map<EventLoop, Router> routers = new IdentityHashMap<>();
     Map<EventLoop, ClientTimeouts> timeoutsByLoop = new IdentityHashMap<>();
     List<ClientTimeouts> allTimeouts = new java.util.ArrayList<>();
+    List<EventLoop> allLoops = new java.util.ArrayList<>();
     for (int i = 0; i < loops.size(); i++) {
       EventLoop loop = loops.loop(i);
+      allLoops.add(loop);
       routers.put(loop, new Router(routes, queuesPerLoop.get(i), defaultPool));
       ClientTimeouts t = new ClientTimeouts(http.idleTimeout(), http.headDeadline(), exchangeGuard);
       t.start(loop, sweepEvery);
@@ -83,11 +87,23 @@ public final class HttpListener implements AutoCloseable {
           }
         });
     Channel channel = bootstrap.bind(new InetSocketAddress(http.host(), http.port())).sync().channel();
-    return new HttpListener(channel, List.copyOf(allTimeouts));
+    return new HttpListener(channel, List.copyOf(allTimeouts), List.copyOf(allLoops));
   }
 
   public InetSocketAddress localAddress() {
     return (InetSocketAddress) serverChannel.localAddress();
+  }
+
+  /**
+   * The node stops: no new connections; connections between requests close now, the others
+   * after their current response (with Connection: close).
+   */
+  public void drain() {
+    serverChannel.close().awaitUninterruptibly();
+    for (int i = 0; i < loops.size(); i++) {
+      ClientTimeouts t = timeouts.get(i);
+      loops.get(i).execute(t::drain);
+    }
   }
 
   /** Stops accepting; open connections stay until the node stops their loops. */

@@ -67,7 +67,7 @@ public final class EventLoops implements AutoCloseable {
           + "notice a client closing while its request waits", Epoll.unavailabilityCause().toString());
       io = NioIoHandler.newFactory();
     }
-    var group = new MultiThreadIoEventLoopGroup(count, new DefaultThreadFactory("sluice-loop-" + key, false), io);
+    var group = new MultiThreadIoEventLoopGroup(count, new DefaultThreadFactory("sluice-loop-" + key, true), io);
     EventLoops loops = new EventLoops(key, group, epoll);
     REGISTRY.put(key, loops);
     return loops;

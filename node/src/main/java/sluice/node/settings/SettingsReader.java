@@ -39,7 +39,9 @@ public final class SettingsReader {
   static final List<String> HTTP_KEYS = List.of("listen", "idle-timeout", "head-deadline", "limits");
   static final List<String> HTTP_LIMIT_KEYS = List.of("max-uri-length", "max-header-name-length",
       "max-header-value-length", "max-header-count", "max-body-size");
-  static final List<String> CLUSTER_KEYS = List.of("host", "port", "seed-nodes", "lease-time");
+  static final List<String> CLUSTER_KEYS = List.of("host", "port", "seed-nodes", "lease-time",
+      "split-brain-resolver", "stable-after");
+  static final List<String> ADMIN_KEYS = List.of("listen", "token");
   static final List<String> DEFAULTS_KEYS = List.of("balance", "limit", "queue", "connections", "load-header");
   static final List<String> POOL_KEYS = List.of("backends", "balance", "limit", "queue", "connections",
       "load-header");
@@ -150,6 +152,8 @@ public final class SettingsReader {
     Duration controllerWindow = sluice.duration("controller-window", false);
     Duration statusInterval = sluice.duration("status-interval", true);
     int eventLoops = sluice.integer("event-loops", 1, 64);
+    AdminSettings admin = admin(sluice.child("admin"));
+    Duration drainTimeout = sluice.duration("drain-timeout", true);
     if (!sluice.failed("report-interval") && !cluster.leaseTime().isZero()
         && cluster.leaseTime().compareTo(reportInterval.multipliedBy(3)) < 0) {
       problems.add(sluice.keyPath("cluster") + ".lease-time", "must be at least 3 x report-interval ("
@@ -176,7 +180,7 @@ public final class SettingsReader {
 
     problems.throwIfAny();
     return new SluiceSettings(http, cluster, Collections.unmodifiableMap(pools), List.copyOf(routes),
-        defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops);
+        defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops, admin, drainTimeout);
   }
 
   private HttpSettings http(Section http) {
@@ -212,7 +216,39 @@ public final class SettingsReader {
       }
     }
     Duration leaseTime = cluster.duration("lease-time", false);
-    return new ClusterSettings(host, port, List.copyOf(seeds), cluster.failed("lease-time") ? Duration.ZERO : leaseTime);
+    String allowed = String.join(", ", ClusterSettings.STRATEGIES);
+    String strategy = cluster.string("split-brain-resolver", "one of " + allowed);
+    if (!cluster.failed("split-brain-resolver") && !ClusterSettings.STRATEGIES.contains(strategy)) {
+      problems.add(cluster.keyPath("split-brain-resolver"), "must be one of " + allowed + ", was '" + strategy + "'");
+    }
+    Duration stableAfter = cluster.duration("stable-after", false);
+    return new ClusterSettings(host, port, List.copyOf(seeds), cluster.failed("lease-time") ? Duration.ZERO : leaseTime,
+        strategy, stableAfter);
+  }
+
+  private AdminSettings admin(Section admin) {
+    admin.onlyKeys(ADMIN_KEYS);
+    HostPort listen = Optional.ofNullable(hostPort(admin, "listen", 0)).orElse(new HostPort("127.0.0.1", 0, "stand-in:0"));
+    Optional<String> token = admin.optionalString("token", "a text without spaces");
+    if (token.isPresent() && token.get().chars().anyMatch(c -> c <= ' ' || c > '~')) {
+      problems.add(admin.keyPath("token"), "must be printable ASCII without spaces");
+    }
+    if (!admin.failed("listen") && token.isEmpty() && !isLoopback(listen.host())) {
+      problems.add(admin.keyPath("listen"), "is not a loopback address (" + listen.host() + "): set "
+          + admin.keyPath("token") + " so that only those with it may use the operator's API");
+    }
+    return new AdminSettings(listen.host(), listen.port(), token);
+  }
+
+  private static boolean isLoopback(String host) {
+    if (host.equalsIgnoreCase("localhost")) {
+      return true;
+    }
+    try {
+      return java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
   }
 
   /** The defaults every pool starts from, with the problems found in each part. */

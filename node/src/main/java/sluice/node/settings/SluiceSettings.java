@@ -19,6 +19,9 @@ import java.util.Optional;
  * @param statusInterval  how often the status line is logged; zero turns it off
  * @param eventLoops      data-plane event loop threads (1 by default); each runs its own
  *                        copy of every pool's queue and back-end actors
+ * @param admin           the operator's listener
+ * @param drainTimeout    on a graceful stop, how long queued and in-flight requests may take
+ *                        before what still waits gets 503
  */
 public record SluiceSettings(
     HttpSettings http,
@@ -29,7 +32,9 @@ public record SluiceSettings(
     Duration reportInterval,
     Duration controllerWindow,
     Duration statusInterval,
-    int eventLoops) {
+    int eventLoops,
+    AdminSettings admin,
+    Duration drainTimeout) {
 
   /** All back-ends of all pools. */
   public List<BackendSettings> allBackends() {

@@ -64,7 +64,10 @@ class SettingsReaderTest {
 
     assertEquals(new HttpSettings("127.0.0.1", 8080, Duration.ofSeconds(60), Duration.ofSeconds(10),
         8192, 256, 8192, 100, 1L << 30), s.http());
-    assertEquals(new ClusterSettings("127.0.0.1", 2552, List.of(), Duration.ofSeconds(2)), s.cluster());
+    assertEquals(new ClusterSettings("127.0.0.1", 2552, List.of(), Duration.ofSeconds(2), "keep-majority",
+        Duration.ofSeconds(5)), s.cluster());
+    assertEquals(new AdminSettings("127.0.0.1", 8081, Optional.empty()), s.admin());
+    assertEquals(Duration.ofSeconds(10), s.drainTimeout());
     assertEquals(Duration.ofMillis(100), s.reportInterval());
     assertEquals(Duration.ofMillis(250), s.controllerWindow());
     assertEquals(Duration.ofSeconds(1), s.statusInterval());
@@ -214,6 +217,12 @@ class SettingsReaderTest {
       sluice.cluster.lease-time = 200ms                           | sluice.cluster.lease-time: must be at least 3 x report-interval (100ms) so that a lease is renewed in time, was 200ms
       sluice.cluster.lease-time = 0s                              | sluice.cluster.lease-time: must be greater than 0, was 0s
       sluice.cluster.lease-tme = 2s                               | sluice.cluster.lease-tme: unknown key (did you mean lease-time?)
+      sluice.cluster.split-brain-resolver = keep-minority         | sluice.cluster.split-brain-resolver: must be one of keep-majority, keep-oldest, down-all, was 'keep-minority'
+      sluice.cluster.stable-after = 0s                            | sluice.cluster.stable-after: must be greater than 0, was 0s
+      sluice.admin.listen = "0.0.0.0:8081"                      | sluice.admin.listen: is not a loopback address (0.0.0.0): set sluice.admin.token
+      sluice.admin.listen = "127.0.0.1:80800"                   | sluice.admin.listen: must be "host:port" with port 0-65535
+      sluice.admin.tokn = abc                                     | sluice.admin.tokn: unknown key (did you mean token?)
+      sluice.drain-timeout = -1s                                  | sluice.drain-timeout: must be 0 or more, was -1s
       sluice.http.listen = "127.0.0.1"                          | sluice.http.listen: must be "host:port" with port 0-65535
       sluice.http.idle-timeout = [1, 2]                           | sluice.http.idle-timeout: must be a duration greater than 0 such as 500ms, 30s or 2m, was a list
       sluice.http.limits.max-uri-length = 3g                      | sluice.http.limits.max-uri-length: must be between 1 and 2147483647 bytes, was 3g (3221225472 bytes)
