@@ -121,6 +121,7 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   public Receive<Object> createReceive() {
     return newReceiveBuilder()
         .onMessage(Demand.class, this::onDemand)
+        .onMessage(LeaseProtocol.Release.class, this::onRelease)
         .onMessage(SampleBatch.class, this::onSampleBatch)
         .onMessage(LimitDecision.class, this::onLimitDecision)
         .onMessage(GetStatus.class, this::onGetStatus)
@@ -137,16 +138,6 @@ public final class BackendEntity extends AbstractBehavior<Object> {
           backendId, demand.spec(), spec);
     }
     ActorRef<Lease> pool = demand.replyTo();
-    if (!book.knows(pool) && demand.wanted() == 0 && demand.held() == 0 && demand.grantedNow() == 0) {
-      // a pool that holds and wants nothing (one that is gone, or stopping): nothing to book,
-      // but while learning it has said what it holds
-      boolean wasLearning = book.learning();
-      if (wasLearning) {
-        reported.add(members.memberOf(pool));
-        endLearningOnceAllReported(true);
-      }
-      return this;
-    }
     if (!book.knows(pool)) {
       getContext().watch(pool);
       getContext().getLog().info("backend {}: node pool {} joined ({} held)", backendId, pool.path(), demand.held());
@@ -155,7 +146,7 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     if (wasLearning) {
       reported.add(members.memberOf(pool));
     }
-    send(book.demand(pool, demand.wanted(), demand.held(), demand.grantedNow(), demand.epoch(),
+    send(book.demand(pool, demand.wanted(), demand.warm(), demand.held(), demand.grantedNow(), demand.epoch(),
         demand.seenSeq(), demand.sentAtNanos()));
     endLearningOnceAllReported(wasLearning);
     return this;
@@ -201,6 +192,17 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     }
     send(expired.leases());
     endLearningOnceAllReported(wasLearning);
+    return this;
+  }
+
+  /** A node's pool stops and holds nothing any more: its slots are free at once. */
+  private Behavior<Object> onRelease(LeaseProtocol.Release release) {
+    ActorRef<Lease> pool = release.replyTo();
+    if (book.knows(pool)) {
+      int slots = book.committed(pool);
+      send(book.remove(pool));
+      getContext().getLog().info("backend {}: node pool {} left, {} slots back", backendId, pool.path(), slots);
+    }
     return this;
   }
 

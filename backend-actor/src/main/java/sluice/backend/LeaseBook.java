@@ -56,6 +56,8 @@ public final class LeaseBook<N> {
     int granted;
     int held;
     int wanted;
+    /** Slots for pre-opened connections, lent only out of slots no node wants. */
+    int warm;
     long seq;
     long loweredAtSeq;
     long demandSentAtNanos;
@@ -108,9 +110,20 @@ public final class LeaseBook<N> {
    */
   public List<Grant<N>> demand(
       N node, int wanted, int held, int grantedNow, long nodeEpoch, long seenSeq, long sentAtNanos) {
+    return demand(node, wanted, 0, held, grantedNow, nodeEpoch, seenSeq, sentAtNanos);
+  }
+
+  /**
+   * As {@link #demand(Object, int, int, int, long, long, long)}, with {@code warm} slots the
+   * node would keep for pre-opened connections: it gets them only out of slots that no node
+   * wants (and gives them up first when one does).
+   */
+  public List<Grant<N>> demand(
+      N node, int wanted, int warm, int held, int grantedNow, long nodeEpoch, long seenSeq, long sentAtNanos) {
     long now = nanoClock.getAsLong();
     Account account = accounts.computeIfAbsent(node, n -> new Account());
     account.wanted = Math.max(0, wanted);
+    account.warm = Math.max(0, warm);
     account.demandSentAtNanos = sentAtNanos;
     account.expiresAtNanos = now + leaseNanos;
     boolean ours = nodeEpoch == epoch;
@@ -313,6 +326,18 @@ public final class LeaseBook<N> {
         }
       }
       open = stillOpen;
+    }
+    // what nobody wants may keep pre-opened connections warm, one slot at a time around the nodes
+    boolean gave = true;
+    while (remaining > 0 && gave) {
+      gave = false;
+      for (var entry : accounts.entrySet()) {
+        if (remaining > 0 && targets.get(entry.getKey()) < entry.getValue().warm) {
+          targets.merge(entry.getKey(), 1, Integer::sum);
+          remaining--;
+          gave = true;
+        }
+      }
     }
     return targets;
   }

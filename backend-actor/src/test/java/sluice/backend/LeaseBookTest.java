@@ -74,6 +74,29 @@ class LeaseBookTest {
   // ---- fair share, as the entity did it before the book -----------------------------
 
   @Test
+  void warmSlotsComeOnlyFromWhatNobodyWantsAndGoFirst() {
+    var book = book(); // L = 8
+    // three idle nodes, each would keep one pre-opened connection: each gets its one
+    for (String n : List.of("a", "b", "c")) {
+      assertEquals(1, to(n, book.demand(n, 0, 1, 0, 0, EPOCH, SEEN_ALL, clock.nanos)).granted());
+    }
+    // all the load on b: it wants 20; a and c lose their warm slots (once they confirm)
+    List<Grant<String>> leases = book.demand("b", 20, 1, 1, 1, EPOCH, SEEN_ALL, clock.nanos);
+    assertEquals(0, to("a", leases).granted());
+    assertEquals(0, to("c", leases).granted());
+    assertEquals(6, to("b", leases).granted(), "what is free now: 8 - 1 - 1 still held by a and c");
+    book.demand("a", 0, 1, 0, 0, EPOCH, SEEN_ALL, clock.nanos);
+    book.demand("c", 0, 1, 0, 0, EPOCH, SEEN_ALL, clock.nanos);
+    assertEquals(8, to("b", book.demand("b", 20, 1, 6, 6, EPOCH, SEEN_ALL, clock.nanos)).granted(),
+        "the node with the work holds all of L");
+    // the load stops: b gives back what the others would keep warm, and keeps the rest until
+    // a node wants it
+    assertEquals(6, to("b", book.demand("b", 0, 1, 8, 8, EPOCH, SEEN_ALL, clock.nanos)).granted());
+    book.demand("b", 0, 1, 6, 6, EPOCH, SEEN_ALL, clock.nanos);
+    assertEquals(1, to("a", book.demand("a", 0, 1, 0, 0, EPOCH, SEEN_ALL, clock.nanos)).granted());
+  }
+
+  @Test
   void oneNodeGetsWhatItWantsUpToTheLimit() {
     var book = book();
     assertEquals(3, to("a", report(book, "a", 3, 0)).granted());

@@ -19,6 +19,9 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.ShardRegion;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery;
+import org.apache.pekko.cluster.sharding.typed.GetShardRegionState;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
@@ -165,14 +168,19 @@ public final class SluiceNode implements AutoCloseable {
           actors.add(spawnPool(context, settings, pool, loop, loops, addresses, gate, holder));
         }
       }
+      List<ActorRef<?>> others = new ArrayList<>();
       if (!settings.statusInterval().isZero()) {
         List<String> names = List.copyOf(settings.pools().keySet());
-        context.spawn(StatusReporter.create(() -> status(context.getSystem(), names, actors, Duration.ofSeconds(5)),
-            settings.statusInterval()), "status");
+        others.add(context.spawn(
+            StatusReporter.create(() -> status(context.getSystem(), names, actors, Duration.ofSeconds(5)),
+                settings.statusInterval()), "status"));
       }
       started.complete(List.copyOf(actors));
       return Behaviors.receive(GuardianCommand.class)
-          .onMessage(StopPools.class, stop -> stopping(context, actors, stop.done()))
+          .onMessage(StopPools.class, stop -> {
+            others.forEach(context::stop); // the status line asks the pools: it goes first
+            return stopping(context, actors, stop.done());
+          })
           .build();
     });
   }
@@ -439,7 +447,7 @@ public final class SluiceNode implements AutoCloseable {
           return CompletableFuture.completedFuture(Optional.of("cluster member status " + memberStatus()));
         }
         return node.status().thenApply(pools -> pools.stream().flatMap(p -> p.backends().stream())
-            .filter(b -> !b.leaseValid() || b.granted() == 0)
+            .filter(b -> !b.leaseValid())
             .map(b -> "no lease for back-end " + b.id())
             .findFirst());
       }
@@ -447,6 +455,11 @@ public final class SluiceNode implements AutoCloseable {
       @Override
       public String nodeId() {
         return nodeId;
+      }
+
+      @Override
+      public CompletionStage<List<String>> entitiesHere() {
+        return node.entitiesHere();
       }
 
       @Override
@@ -459,6 +472,18 @@ public final class SluiceNode implements AutoCloseable {
         return draining;
       }
     };
+  }
+
+  /** The ids of the back-ends whose entity (limit, leases, controller) runs on this node now. */
+  public CompletionStage<List<String>> entitiesHere() {
+    return AskPattern.<ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
+            ClusterSharding.get(system).shardState(),
+            replyTo -> new GetShardRegionState(BackendEntity.TYPE_KEY, replyTo), Duration.ofSeconds(5),
+            system.scheduler())
+        .thenApply(state -> state.getShards().stream()
+            .flatMap(shard -> shard.getEntityIds().stream())
+            .sorted()
+            .toList());
   }
 
   /** The operator's listener's address. */

@@ -58,6 +58,7 @@ public final class KryoSerializer extends JSerializer {
     kryo.register(LeaseProtocol.GetStatus.class, 24);
     kryo.register(LeaseProtocol.Status.class, 25);
     kryo.register(LimitDecision.class, 26);
+    kryo.register(LeaseProtocol.Release.class, 27);
   }
 
   private Kryo newKryo() {

@@ -27,13 +27,15 @@ public final class LeaseProtocol {
   private LeaseProtocol() {}
 
   /** Sent to the back-end entity. */
-  public sealed interface Command extends KryoMessage permits Demand, SampleBatch, GetStatus, LimitDecision {}
+  public sealed interface Command extends KryoMessage permits Demand, Release, SampleBatch, GetStatus, LimitDecision {}
 
   /**
    * A node's periodic report for one back-end: also a lease renewal. {@code replyTo}
    * identifies the node's pool; the entity watches it and frees its slots when it dies.
    *
    * @param wanted      slots the node could use now (in flight plus waiting)
+   * @param warm        slots it would keep for pre-opened connections while nobody needs them
+   *                    (lent only out of slots no node wants)
    * @param held        slots the node holds now (connections open or busy)
    * @param grantedNow  slots the node may still use under its current lease (0 if none or lapsed)
    * @param epoch       epoch of the lease the node applies (0 if none)
@@ -46,13 +48,24 @@ public final class LeaseProtocol {
       String backendId,
       LimitSpec spec,
       int wanted,
+      int warm,
       int held,
       int grantedNow,
       long epoch,
       long seenSeq,
       long sentAtNanos,
       ActorRef<Lease> replyTo)
-      implements Command {}
+      implements Command {
+
+    /** A demand with no slots to keep warm. */
+    public Demand(String backendId, LimitSpec spec, int wanted, int held, int grantedNow, long epoch, long seenSeq,
+        long sentAtNanos, ActorRef<Lease> replyTo) {
+      this(backendId, spec, wanted, 0, held, grantedNow, epoch, seenSeq, sentAtNanos, replyTo);
+    }
+  }
+
+  /** A node's pool is stopping and holds nothing of the back-end any more: its slots are free now. */
+  public record Release(String backendId, ActorRef<Lease> replyTo) implements Command {}
 
   /**
    * The entity's answer: the back-end's cluster-wide limit and this node's share of it,

@@ -47,9 +47,16 @@ class KryoSerializerTest {
   @Test
   void demandWithLimitSpec() {
     TestProbe<LeaseProtocol.Lease> probe = testKit.createTestProbe();
-    LeaseProtocol.Demand demand = new LeaseProtocol.Demand("127.0.0.1:9001", SPEC, 12, 3, 5,
+    LeaseProtocol.Demand demand = new LeaseProtocol.Demand("127.0.0.1:9001", SPEC, 12, 2, 3, 5,
         0x5eed_cafe_f00dL, 7L, -123_456_789_012L, probe.ref());
     assertEquals(demand, roundTrip(demand));
+  }
+
+  @Test
+  void release() {
+    TestProbe<LeaseProtocol.Lease> probe = testKit.createTestProbe();
+    var release = new LeaseProtocol.Release("127.0.0.1:9001", probe.ref());
+    assertEquals(release, roundTrip(release));
   }
 
   @Test

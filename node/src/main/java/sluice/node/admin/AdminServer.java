@@ -35,6 +35,9 @@ public final class AdminServer extends AllDirectives {
 
     String nodeId();
 
+    /** The back-ends whose entity runs on this node. */
+    CompletionStage<List<String>> entitiesHere();
+
     String memberStatus();
 
     boolean draining();
@@ -58,8 +61,9 @@ public final class AdminServer extends AllDirectives {
         path("ready", () -> get(() -> onSuccess(node.notReady(), why -> why.isPresent()
             ? complete(StatusCodes.SERVICE_UNAVAILABLE, "not ready: " + why.get() + "\n")
             : complete("ready\n")))),
-        path("status", () -> authorized(() -> get(() -> onSuccess(node.status(), pools ->
-            complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, json(pools))))))));
+        path("status", () -> authorized(() -> get(() -> onSuccess(
+            node.status().thenCombine(node.entitiesHere(), (pools, entities) -> json(pools, entities)),
+            text -> complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, text)))))));
   }
 
   private Route authorized(Supplier<Route> inner) {
@@ -72,12 +76,16 @@ public final class AdminServer extends AllDirectives {
         : complete(StatusCodes.UNAUTHORIZED, "a bearer token is required\n"));
   }
 
-  private String json(List<PoolStatus> pools) {
+  private String json(List<PoolStatus> pools, List<String> entitiesHere) {
     StringBuilder out = new StringBuilder(512);
     out.append("{\"node\":").append(quote(node.nodeId()))
         .append(",\"member\":").append(quote(node.memberStatus()))
         .append(",\"draining\":").append(node.draining())
-        .append(",\"pools\":[");
+        .append(",\"entitiesHere\":[");
+    for (int i = 0; i < entitiesHere.size(); i++) {
+      out.append(i > 0 ? "," : "").append(quote(entitiesHere.get(i)));
+    }
+    out.append("],\"pools\":[");
     for (int i = 0; i < pools.size(); i++) {
       PoolStatus p = pools.get(i);
       if (i > 0) {

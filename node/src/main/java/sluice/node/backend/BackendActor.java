@@ -210,8 +210,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         .onSignal(PostStop.class, signal -> {
           stopConnections("the node is stopping");
           // nothing held any more: the slots go back to the entity now, not at the lease's end
-          entity.tell(new Demand(backend.id(), backend.limit(), 0, 0, 0, lease.epoch(), lease.seq(), System.nanoTime(),
-              leaseInbox));
+          entity.tell(new LeaseProtocol.Release(backend.id(), leaseInbox));
           return this;
         })
         .build();
@@ -590,10 +589,14 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     return this;
   }
 
+  /**
+   * Reports what this actor needs (in flight and waiting), the slots it would keep for its
+   * pre-opened connections while nobody needs them, and what it holds: also the lease's
+   * renewal.
+   */
   private void sendDemand() {
-    int wanted = Math.max(settings.preOpen(), busy + pending + backlog);
-    entity.tell(new Demand(backend.id(), backend.limit(), wanted, connections.size(), lease.usable(), lease.epoch(),
-        lease.seq(), System.nanoTime(), leaseInbox));
+    entity.tell(new Demand(backend.id(), backend.limit(), busy + pending + backlog, settings.preOpen(),
+        connections.size(), lease.usable(), lease.epoch(), lease.seq(), System.nanoTime(), leaseInbox));
   }
 
   private Behavior<Command> onReportTick() {
