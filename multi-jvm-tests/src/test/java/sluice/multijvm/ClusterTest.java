@@ -295,4 +295,34 @@ class ClusterTest {
       }
     }
   }
+
+  @Test
+  void aNodeFrozenLongerThanTheResolverWaitsIsDownedAndStopsItself() throws Exception {
+    List<NodeProcess> three = startThree();
+    List<Clients> each = new ArrayList<>();
+    for (NodeProcess n : three) {
+      each.add(load(n, 24));
+    }
+    await("all three hold slots", Duration.ofSeconds(20), () -> three.stream().allMatch(n -> granted(n) >= 3));
+    NodeProcess frozen = three.stream()
+        .filter(n -> n.status().map(s -> s.entitiesHere().isEmpty()).orElse(false))
+        .findFirst().orElseThrow();
+    List<NodeProcess> others = three.stream().filter(n -> n != frozen).toList();
+    frozen.signal("STOP");
+    // unreachable after the failure detector's pause (about 3-5 s), downed stable-after (5 s) later
+    Thread.sleep(15_000);
+    frozen.signal("CONT");
+    Optional<Integer> exit = frozen.awaitExit(Duration.ofSeconds(40));
+    System.out.printf("MEASURED a node frozen for 15 s: exit %s after it resumed%n", exit);
+    assertEquals(Optional.of(3), exit, "the downed node stops itself, exit 3:\n" + frozen.output());
+    assertTrue(frozen.output().contains("downed by the cluster"), frozen.output());
+    await("the others hold the slots", Duration.ofSeconds(5),
+        () -> others.stream().mapToInt(ClusterTest::granted).sum() >= L - 1);
+    assertNeverAboveTheLimit();
+    for (int i = 0; i < 3; i++) {
+      if (three.get(i) != frozen) {
+        assertNoErrors(three.get(i).name, each.get(i));
+      }
+    }
+  }
 }
