@@ -26,8 +26,10 @@ import java.util.regex.Pattern;
  * a fresh proxy. Writes a markdown table, a JSON file and PNG plots per scenario, and a summary of
  * the headline ratios, under the results directory; prints the tables.
  *
- * <p>Two sets: {@code default} (the scenarios of the first bench) and {@code dataplane} (the five
- * figures the Netty data plane is judged by, each as a ratio against HAProxy of the same round).
+ * <p>Three sets: {@code default} (the scenarios of the first bench), {@code dataplane} (the five
+ * figures the Netty data plane is judged by, each as a ratio against HAProxy of the same round) and
+ * {@code cluster} (three Sluice nodes holding one back-end's limit together, against one node and
+ * against one and three HAProxy instances).
  */
 public final class BenchMain {
 
@@ -136,8 +138,8 @@ public final class BenchMain {
     openRate = Double.parseDouble(opts.getOrDefault("open-rate", "2000"));
     only = opts.containsKey("only") ? Set.of(opts.get("only").split(",")) : Set.of();
     set = opts.getOrDefault("set", "default");
-    if (!List.of("default", "dataplane").contains(set)) {
-      throw new IllegalArgumentException("--set must be default or dataplane, not " + set);
+    if (!List.of("default", "dataplane", "cluster").contains(set)) {
+      throw new IllegalArgumentException("--set must be default, dataplane or cluster, not " + set);
     }
     haproxyThreads = Integer.parseInt(opts.getOrDefault("haproxy-threads", "1"));
     if (haproxyThreads < 1) {
@@ -183,6 +185,7 @@ public final class BenchMain {
     summary.append("# Sluice bench, ").append(set).append(" set, ").append(runKind).append(" run\n\n").append(machine).append(jvm).append('\n');
     switch (set) {
       case "dataplane" -> runDataplane();
+      case "cluster" -> runCluster();
       default -> runDefault();
     }
     Files.writeString(dir.resolve("summary.md"), summary.toString());
@@ -342,6 +345,59 @@ public final class BenchMain {
         + "N = 20, then a closed loop over them; steady-state window from " + burstWarmup.toSeconds()
         + " s after the connects", List.of(THRASH), 2048, 2048, 0, arms(sluice24, haproxy24), burstWarmup, measure,
         List.of(), false, true, figures));
+  }
+
+  // --- the cluster set --------------------------------------------------------------------------
+
+  /** The fixed limit of the cluster set, and the cluster's size. */
+  static final int CLUSTER_LIMIT = 24;
+  static final int CLUSTER_NODES = 3;
+
+  /**
+   * One thrashing back-end, 512 connections: three Sluice nodes with one limit of 24 for the
+   * back-end across them against one node (fixed 24 and auto), and three HAProxy instances with
+   * maxconn 24 each (72 together) against one.
+   */
+  private void runCluster() throws IOException {
+    int n = CLUSTER_NODES;
+    int l = CLUSTER_LIMIT;
+    Target fixed1 = Target.SluiceCluster.fixed(1, l);
+    Target fixedN = Target.SluiceCluster.fixed(n, l);
+    Target haproxy1 = new Target.HAProxy("haproxy-maxconn-" + l, l, 1);
+    Target haproxyN = Target.HAProxy.instances(n, l, 1);
+    Target autoN = Target.SluiceCluster.auto(n);
+    Target auto1 = Target.SluiceCluster.auto(1);
+    List<Target> targets = List.of(fixed1, fixedN, haproxy1, haproxyN, autoN, auto1);
+
+    List<Figure> figures = new ArrayList<>();
+    figures.add(ratio(fixedN.name() + " goodput / " + fixed1.name() + " goodput", fixedN.name(), fixed1.name(),
+        BenchMain::goodput, ">= 0.95"));
+    figures.add(ratio(autoN.name() + " goodput / " + auto1.name() + " goodput", autoN.name(), auto1.name(),
+        BenchMain::goodput, "0.95-1.05"));
+    for (Target t : targets) {
+      boolean sluiceFixed = t == fixed1 || t == fixedN;
+      figures.add(new Figure(t.name() + ": back-end max in flight", "%.0f", "", sluiceFixed ? "<= " + l : "",
+          m -> get(m, t.name(), o -> o.backendMaxInFlight())));
+    }
+    figures.add(ratio(haproxyN.name() + " goodput / " + haproxy1.name() + " goodput", haproxyN.name(),
+        haproxy1.name(), BenchMain::goodput, ""));
+    figures.add(ratio(haproxyN.name() + " p99 / " + haproxy1.name() + " p99", haproxyN.name(), haproxy1.name(),
+        o -> o.r().p99Millis(), ""));
+    for (Target t : targets) {
+      figures.add(new Figure(t.name() + ": CPU of all its proxy processes", "%.2f", " cores", "",
+          m -> get(m, t.name(), Outcome::proxyCpuCores)));
+      figures.add(new Figure(t.name() + ": CPU per request (all its proxy processes)", "%.1f", " us", "",
+          m -> get(m, t.name(), Outcome::proxyCpuMicrosPerRequest)));
+    }
+    figures.add(ratio(fixedN.name() + " CPU per request / " + fixed1.name() + " CPU per request", fixedN.name(),
+        fixed1.name(), Outcome::proxyCpuMicrosPerRequest, ""));
+    figures.add(ratio(haproxyN.name() + " CPU per request / " + haproxy1.name() + " CPU per request",
+        haproxyN.name(), haproxy1.name(), Outcome::proxyCpuMicrosPerRequest, ""));
+    run(new Scenario("cluster", "Cluster: one back-end with best N = 20 (S0=2ms, alpha=0.04, beta=0.0024), 512 "
+        + "connections, closed loop, spread evenly over the target's entry points; " + n + " Sluice nodes with one "
+        + "limit for the back-end against 1 node, " + n + " HAProxy instances with maxconn " + l + " each against 1",
+        List.of(THRASH), 512, 512, 0, arms(targets.toArray(Target[]::new)), warmup, measure, List.of(), false, false,
+        figures));
   }
 
   private static List<Arm> arms(Target... targets) {
@@ -662,7 +718,8 @@ public final class BenchMain {
         Runtime.getRuntime().availableProcessors(), cpu, System.getProperty("java.version"), haproxy, rounds,
         warmup.toSeconds(), measure.toSeconds(),
         set.equals("default") ? "; maxconn sweep " + Arrays.toString(sweep) : "",
-        haproxyThreads + " (--haproxy-threads) unless a target's line says otherwise");
+        set.equals("cluster") ? "1 in every HAProxy process of this set (--haproxy-threads does not apply)"
+            : haproxyThreads + " (--haproxy-threads) unless a target's line says otherwise");
   }
 
   private static final Pattern JVM_FLAG = Pattern.compile("^\\s*\\S+\\s+(\\w+)\\s+:?=\\s+(\\S+)");
