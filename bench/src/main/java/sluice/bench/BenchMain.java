@@ -88,7 +88,7 @@ public final class BenchMain {
    * driver's run (system-wide: another job's connects count too). {@code proxyProcesses}: how many;
    * {@code startSeconds}: from starting the target to its being ready (HTTP ports accept; for a
    * Sluice cluster every node's /ready answers 200). {@code grantedAtEnd}, {@code limitAtEnd}: per
-   * Sluice node of a cluster target, its {@code /status} at the end of the window: the slots it holds
+   * Sluice node of a cluster target, one {@code /status} answer at the end of the window: the slots it holds
    * and the limit it knows, summed over the pool's back-ends (-1: no answer; empty for other targets).
    */
   record Outcome(String target, int round, LoadDriver.Result r, double proxyCpuCores,
@@ -576,8 +576,9 @@ public final class BenchMain {
         heapUsed = sum(BenchMain::heapUsedMiB);
         heapLive = sum(BenchMain::liveHeapMiB);
       }
-      granted = adminPorts.stream().map(p -> statusSum(p, GRANTED)).toList();
-      limits = adminPorts.stream().map(p -> statusSum(p, LIMIT)).toList();
+      List<String> status = adminPorts.stream().map(BenchMain::status).toList(); // one answer per node
+      granted = status.stream().map(j -> sumOf(j, GRANTED)).toList();
+      limits = status.stream().map(j -> sumOf(j, LIMIT)).toList();
     }
 
     /** f summed over the proxy processes; -1 if any of them gave -1. */
@@ -597,18 +598,21 @@ public final class BenchMain {
   private static final Pattern GRANTED = Pattern.compile("\"granted\":(\\d+)");
   private static final Pattern LIMIT = Pattern.compile("\"limit\":(\\d+)");
 
-  /** A number field of a Sluice node's /status summed over its back-ends; -1 without an answer. */
-  private static int statusSum(int adminPort, Pattern field) {
-    return Children.get(adminPort, "/status").filter(a -> a.status() == 200).map(a -> {
-      Matcher m = field.matcher(a.body());
-      int sum = 0;
-      boolean any = false;
-      while (m.find()) {
-        sum += Integer.parseInt(m.group(1));
-        any = true;
-      }
-      return any ? sum : -1;
-    }).orElse(-1);
+  /** A Sluice node's /status JSON; empty if it did not answer 200. */
+  private static String status(int adminPort) {
+    return Children.get(adminPort, "/status").filter(a -> a.status() == 200).map(Children.Answer::body).orElse("");
+  }
+
+  /** A number field of a /status answer summed over its back-ends; -1 if it has none. */
+  private static int sumOf(String json, Pattern field) {
+    Matcher m = field.matcher(json);
+    int sum = 0;
+    boolean any = false;
+    while (m.find()) {
+      sum += Integer.parseInt(m.group(1));
+      any = true;
+    }
+    return any ? sum : -1;
   }
 
   private static final Pattern HEAP_USED = Pattern.compile("total \\d+K, used (\\d+)K");
