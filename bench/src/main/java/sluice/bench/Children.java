@@ -141,9 +141,14 @@ final class Children implements AutoCloseable {
 
   /** GET http://127.0.0.1:{@code port}{@code path}; empty if nothing answered within a second. */
   static Optional<Answer> get(int port, String path) {
+    return get(port, path, Duration.ofSeconds(1));
+  }
+
+  /** GET http://127.0.0.1:{@code port}{@code path}; empty if nothing answered within {@code timeout}. */
+  static Optional<Answer> get(int port, String path, Duration timeout) {
     try {
       HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-          .timeout(Duration.ofSeconds(1)).build(), HttpResponse.BodyHandlers.ofString());
+          .timeout(timeout).build(), HttpResponse.BodyHandlers.ofString());
       return Optional.of(new Answer(r.statusCode(), r.body()));
     } catch (IOException e) {
       return Optional.empty();
