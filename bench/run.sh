@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sluice bench: one command, all scenarios, side by side (no proxy, HAProxy, Sluice).
-#   bench/run.sh [--set default|dataplane] [--quick] [--rounds N] [--warmup S] [--measure S]
+#   bench/run.sh [--set default|dataplane|cluster] [--quick] [--rounds N] [--warmup S] [--measure S]
 #                [--sweep 4,8,16] [--only a,b] [--haproxy-threads N]
 # Builds what is needed, installs HAProxy if missing, runs, writes bench/results/<date>/ and
 # prints the tables. Every server listens on 127.0.0.1 only. Not run by CI.

@@ -26,8 +26,10 @@ import java.util.regex.Pattern;
  * a fresh proxy. Writes a markdown table, a JSON file and PNG plots per scenario, and a summary of
  * the headline ratios, under the results directory; prints the tables.
  *
- * <p>Two sets: {@code default} (the scenarios of the first bench) and {@code dataplane} (the five
- * figures the Netty data plane is judged by, each as a ratio against HAProxy of the same round).
+ * <p>Three sets: {@code default} (the scenarios of the first bench), {@code dataplane} (the five
+ * figures the Netty data plane is judged by, each as a ratio against HAProxy of the same round) and
+ * {@code cluster} (three Sluice nodes holding one back-end's limit together, against one node and
+ * against one and three HAProxy instances).
  */
 public final class BenchMain {
 
@@ -77,16 +79,23 @@ public final class BenchMain {
   }
 
   /**
-   * One arm's run in one round. {@code proxyCpuMicrosPerRequest}: the proxy's CPU seconds over the
-   * counted window / the 2xx responses of the window, in microseconds (NaN without a proxy or 2xx);
-   * {@code proxyFdsAtEnd}: the proxy's open file descriptors at the end of the window (-1: none);
-   * {@code listenOverflows}, {@code synRetransmits}: the kernel's TcpExt counters ListenOverflows
-   * and TCPSynRetrans over the driver's run (system-wide: another job's connects count too).
+   * One arm's run in one round. The proxy figures are of all the target's proxy processes together
+   * (several for a cluster or several HAProxy instances): CPU and fds summed, RSS the peak of the sum.
+   * {@code proxyCpuMicrosPerRequest}: the proxy's CPU seconds over the counted window / the 2xx
+   * responses of the window, in microseconds (NaN without a proxy or 2xx); {@code proxyFdsAtEnd}:
+   * the proxy's open file descriptors at the end of the window (-1: none); {@code listenOverflows},
+   * {@code synRetransmits}: the kernel's TcpExt counters ListenOverflows and TCPSynRetrans over the
+   * driver's run (system-wide: another job's connects count too). {@code proxyProcesses}: how many;
+   * {@code startSeconds}: from starting the target to its being ready (HTTP ports accept; for a
+   * Sluice cluster every node's /ready answers 200). {@code grantedAtEnd}, {@code limitAtEnd}: per
+   * Sluice node of a cluster target, one {@code /status} answer at the end of the window: the slots it holds
+   * and the limit it knows, summed over the pool's back-ends (-1: no answer; empty for other targets).
    */
   record Outcome(String target, int round, LoadDriver.Result r, double proxyCpuCores,
       double proxyCpuMicrosPerRequest, double backendCpuCores, double proxyRssMaxMiB,
       int proxyFdsAtEnd, int backendMaxInFlight, double heapUsedMiB, double heapLiveMiB,
-      long listenOverflows, long synRetransmits, String failure) {}
+      long listenOverflows, long synRetransmits, String failure, int proxyProcesses, double startSeconds,
+      List<Integer> grantedAtEnd, List<Integer> limitAtEnd) {}
 
   static final Backends.Spec FAST = new Backends.Spec("0", 0, 0);
   /** Best N = sqrt(0.96 / 0.0024) = 20; peak about 3,740 req/s. */
@@ -129,8 +138,8 @@ public final class BenchMain {
     openRate = Double.parseDouble(opts.getOrDefault("open-rate", "2000"));
     only = opts.containsKey("only") ? Set.of(opts.get("only").split(",")) : Set.of();
     set = opts.getOrDefault("set", "default");
-    if (!set.equals("default") && !set.equals("dataplane")) {
-      throw new IllegalArgumentException("--set must be default or dataplane, not " + set);
+    if (!List.of("default", "dataplane", "cluster").contains(set)) {
+      throw new IllegalArgumentException("--set must be default, dataplane or cluster, not " + set);
     }
     haproxyThreads = Integer.parseInt(opts.getOrDefault("haproxy-threads", "1"));
     if (haproxyThreads < 1) {
@@ -174,10 +183,10 @@ public final class BenchMain {
     Files.createDirectories(dir.resolve("configs"));
     Files.writeString(dir.resolve("configs").resolve("sluice-java-opts.txt"), jvm);
     summary.append("# Sluice bench, ").append(set).append(" set, ").append(runKind).append(" run\n\n").append(machine).append(jvm).append('\n');
-    if (set.equals("dataplane")) {
-      runDataplane();
-    } else {
-      runDefault();
+    switch (set) {
+      case "dataplane" -> runDataplane();
+      case "cluster" -> runCluster();
+      default -> runDefault();
     }
     Files.writeString(dir.resolve("summary.md"), summary.toString());
     System.out.println("\n" + summary);
@@ -338,6 +347,59 @@ public final class BenchMain {
         List.of(), false, true, figures));
   }
 
+  // --- the cluster set --------------------------------------------------------------------------
+
+  /** The fixed limit of the cluster set, and the cluster's size. */
+  static final int CLUSTER_LIMIT = 24;
+  static final int CLUSTER_NODES = 3;
+
+  /**
+   * One thrashing back-end, 512 connections: three Sluice nodes with one limit of 24 for the
+   * back-end across them against one node (fixed 24 and auto), and three HAProxy instances with
+   * maxconn 24 each (72 together) against one.
+   */
+  private void runCluster() throws IOException {
+    int n = CLUSTER_NODES;
+    int l = CLUSTER_LIMIT;
+    Target fixed1 = Target.SluiceCluster.fixed(1, l);
+    Target fixedN = Target.SluiceCluster.fixed(n, l);
+    Target haproxy1 = new Target.HAProxy("haproxy-maxconn-" + l, l, 1);
+    Target haproxyN = Target.HAProxy.instances(n, l, 1);
+    Target autoN = Target.SluiceCluster.auto(n);
+    Target auto1 = Target.SluiceCluster.auto(1);
+    List<Target> targets = List.of(fixed1, fixedN, haproxy1, haproxyN, autoN, auto1);
+
+    List<Figure> figures = new ArrayList<>();
+    figures.add(ratio(fixedN.name() + " goodput / " + fixed1.name() + " goodput", fixedN.name(), fixed1.name(),
+        BenchMain::goodput, ">= 0.95"));
+    figures.add(ratio(autoN.name() + " goodput / " + auto1.name() + " goodput", autoN.name(), auto1.name(),
+        BenchMain::goodput, "0.95-1.05"));
+    for (Target t : targets) {
+      boolean sluiceFixed = t == fixed1 || t == fixedN;
+      figures.add(new Figure(t.name() + ": back-end max in flight", "%.0f", "", sluiceFixed ? "<= " + l : "",
+          m -> get(m, t.name(), o -> o.backendMaxInFlight())));
+    }
+    figures.add(ratio(haproxyN.name() + " goodput / " + haproxy1.name() + " goodput", haproxyN.name(),
+        haproxy1.name(), BenchMain::goodput, ""));
+    figures.add(ratio(haproxyN.name() + " p99 / " + haproxy1.name() + " p99", haproxyN.name(), haproxy1.name(),
+        o -> o.r().p99Millis(), ""));
+    for (Target t : targets) {
+      figures.add(new Figure(t.name() + ": CPU of all its proxy processes", "%.2f", " cores", "",
+          m -> get(m, t.name(), Outcome::proxyCpuCores)));
+      figures.add(new Figure(t.name() + ": CPU per request (all its proxy processes)", "%.1f", " us", "",
+          m -> get(m, t.name(), Outcome::proxyCpuMicrosPerRequest)));
+    }
+    figures.add(ratio(fixedN.name() + " CPU per request / " + fixed1.name() + " CPU per request", fixedN.name(),
+        fixed1.name(), Outcome::proxyCpuMicrosPerRequest, ""));
+    figures.add(ratio(haproxyN.name() + " CPU per request / " + haproxy1.name() + " CPU per request",
+        haproxyN.name(), haproxy1.name(), Outcome::proxyCpuMicrosPerRequest, ""));
+    run(new Scenario("cluster", "Cluster: one back-end with best N = 20 (S0=2ms, alpha=0.04, beta=0.0024), 512 "
+        + "connections, closed loop, spread evenly over the target's entry points; " + n + " Sluice nodes with one "
+        + "limit for the back-end against 1 node, " + n + " HAProxy instances with maxconn " + l + " each against 1",
+        List.of(THRASH), 512, 512, 0, arms(targets.toArray(Target[]::new)), warmup, measure, List.of(), false, false,
+        figures));
+  }
+
   private static List<Arm> arms(Target... targets) {
     return Arrays.stream(targets).map(Arm::of).toList();
   }
@@ -405,7 +467,9 @@ public final class BenchMain {
     Target.Running running = null;
     try (Backends backends = new Backends(env.children(), env.javaBin(), env.sluiceJar(), sc.backends())) {
       try {
+        long starting = System.nanoTime();
         running = t.start(env, backends.addresses());
+        double startSeconds = (System.nanoTime() - starting) / 1e9;
         LoadDriver.Config cfg;
         if (sc.burst()) {
           // a warm proxy meets the burst: PREWARM_CONNECTIONS (the limit, so nothing is left queued
@@ -417,36 +481,48 @@ public final class BenchMain {
           cfg = new LoadDriver.Config(running.entry(), sc.connections() + arm.idle(), sc.active(), sc.rate(),
               sc.warmup(), sc.measure(), 2);
         }
-        Probe probe = new Probe(sc, backends, running.proxy());
+        Probe probe = new Probe(sc, backends, running.proxies(), running.adminPorts());
         long overflows = Children.tcpExt("ListenOverflows");
         long synRetrans = Children.tcpExt("TCPSynRetrans");
         LoadDriver.Result r = new LoadDriver(cfg).run(probe);
         overflows = overflows < 0 ? -1 : Children.tcpExt("ListenOverflows") - overflows;
         synRetrans = synRetrans < 0 ? -1 : Children.tcpExt("TCPSynRetrans") - synRetrans;
         String failure = null;
-        if (running.proxy() != null && !running.proxy().isAlive()) {
-          failure = t.name() + " exited with " + running.proxy().exitValue() + " during the run";
+        List<Process> proxies = running.proxies();
+        for (int k = 0; k < proxies.size(); k++) {
+          if (!proxies.get(k).isAlive()) {
+            failure = (failure == null ? "" : failure + "; ") + t.name()
+                + (proxies.size() > 1 ? " process " + (k + 1) : "") + " exited with " + proxies.get(k).exitValue()
+                + " during the run";
+          }
         }
         double served = r.goodput() * sc.measure().toNanos() / 1e9;
-        double cpuMicros = running.proxy() == null || served <= 0 || probe.proxyCpuSeconds < 0 ? Double.NaN
+        double cpuMicros = proxies.isEmpty() || served <= 0 || probe.proxyCpuSeconds < 0 ? Double.NaN
             : probe.proxyCpuSeconds * 1e6 / served;
         return new Outcome(arm.name(), round, r, probe.proxyCpu, cpuMicros, probe.backendCpu, probe.rssMax,
-            probe.fds, backends.maxInFlight(), probe.heapUsed, probe.heapLive, overflows, synRetrans, failure);
+            probe.fds, backends.maxInFlight(), probe.heapUsed, probe.heapLive, overflows, synRetrans, failure,
+            proxies.size(), startSeconds, probe.granted, probe.limits);
       } finally {
         if (running != null) {
-          env.children().stop(running.proxy());
+          env.children().stopAll(running.proxies());
         }
       }
     } catch (Exception e) {
-      return new Outcome(arm.name(), round, null, 0, Double.NaN, 0, 0, -1, 0, 0, 0, -1, -1, String.valueOf(e));
+      return new Outcome(arm.name(), round, null, 0, Double.NaN, 0, 0, -1, 0, 0, 0, -1, -1, String.valueOf(e),
+          0, Double.NaN, List.of(), List.of());
     }
   }
 
-  /** Samples CPU of the proxy and back-ends over the window, RSS each second, shifts, heap. */
+  /**
+   * Samples CPU of the proxy processes and back-ends over the window, RSS each second, shifts, heap;
+   * at the end, each Sluice node's /status. Several proxy processes count together: CPU, fds and heap
+   * summed, RSS the peak of the sum (-1 where one of them could not be read).
+   */
   private final class Probe implements LoadDriver.Observer {
     final Scenario sc;
     final Backends backends;
-    final Process proxy;
+    final List<Process> proxies;
+    final List<Integer> adminPorts;
     double proxyCpu;
     double proxyCpuSeconds = -1;
     double backendCpu;
@@ -454,18 +530,21 @@ public final class BenchMain {
     int fds = -1;
     double heapUsed = -1;
     double heapLive = -1;
+    List<Integer> granted = List.of();
+    List<Integer> limits = List.of();
     long t0;
 
-    Probe(Scenario sc, Backends backends, Process proxy) {
+    Probe(Scenario sc, Backends backends, List<Process> proxies, List<Integer> adminPorts) {
       this.sc = sc;
       this.backends = backends;
-      this.proxy = proxy;
+      this.proxies = proxies;
+      this.adminPorts = adminPorts;
     }
 
     @Override
     public void measureStart() {
       t0 = System.nanoTime();
-      proxyCpu = proxy == null ? 0 : Children.cpuSeconds(proxy.pid());
+      proxyCpu = proxies.isEmpty() ? 0 : sum(Children::cpuSeconds);
       backendCpu = backends.pids().stream().mapToDouble(Children::cpuSeconds).sum();
     }
 
@@ -476,26 +555,73 @@ public final class BenchMain {
           backends.setParams(shift.backend(), shift.query());
         }
       }
-      if (proxy != null && t0 != 0) {
-        rssMax = Math.max(rssMax, Children.rssMiB(proxy.pid()));
+      if (!proxies.isEmpty() && t0 != 0) {
+        rssMax = Math.max(rssMax, sum(Children::rssMiB));
       }
     }
 
     @Override
     public void measureEnd() {
       double secs = (System.nanoTime() - t0) / 1e9;
-      proxyCpuSeconds = proxy == null ? -1 : Children.cpuSeconds(proxy.pid()) - proxyCpu;
-      proxyCpu = proxy == null ? 0 : proxyCpuSeconds / secs;
+      double cpuNow = proxies.isEmpty() ? -1 : sum(Children::cpuSeconds);
+      proxyCpuSeconds = cpuNow < 0 || proxyCpu < 0 ? -1 : cpuNow - proxyCpu;
+      proxyCpu = proxies.isEmpty() ? 0 : proxyCpuSeconds < 0 ? Double.NaN : proxyCpuSeconds / secs;
       backendCpu = (backends.pids().stream().mapToDouble(Children::cpuSeconds).sum() - backendCpu) / secs;
-      if (proxy != null) {
-        rssMax = Math.max(rssMax, Children.rssMiB(proxy.pid()));
-        fds = Children.openFds(proxy.pid());
+      if (!proxies.isEmpty()) {
+        rssMax = Math.max(rssMax, sum(Children::rssMiB));
+        fds = (int) sum(Children::openFds);
       }
-      if (sc.memory() && proxy != null && proxy.info().command().orElse("").endsWith("java")) {
-        heapUsed = heapUsedMiB(proxy.pid());
-        heapLive = liveHeapMiB(proxy.pid());
+      if (sc.memory() && !proxies.isEmpty()
+          && proxies.stream().allMatch(p -> p.info().command().orElse("").endsWith("java"))) {
+        heapUsed = sum(BenchMain::heapUsedMiB);
+        heapLive = sum(BenchMain::liveHeapMiB);
       }
+      // one answer per node, all nodes asked at once
+      List<java.util.concurrent.CompletableFuture<String>> asked = adminPorts.stream()
+          .map(p -> java.util.concurrent.CompletableFuture.supplyAsync(() -> status(p))).toList();
+      List<String> status = asked.stream().map(java.util.concurrent.CompletableFuture::join).toList();
+      granted = status.stream().map(j -> sumOf(j, GRANTED)).toList();
+      limits = status.stream().map(j -> sumOf(j, LIMIT)).toList();
     }
+
+    /** f summed over the proxy processes; -1 if any of them gave -1. */
+    private double sum(java.util.function.LongToDoubleFunction f) {
+      double total = 0;
+      for (Process p : proxies) {
+        double v = f.applyAsDouble(p.pid());
+        if (v < 0) {
+          return -1;
+        }
+        total += v;
+      }
+      return total;
+    }
+  }
+
+  private static final Pattern GRANTED = Pattern.compile("\"granted\":(\\d+)");
+  private static final Pattern LIMIT = Pattern.compile("\"limit\":(\\d+)");
+
+  /**
+   * A Sluice node's /status JSON; empty if it did not answer 200 within {@link #STATUS_TIMEOUT}. (In a
+   * trial at load average 10 on 2 cores one of three nodes, serving normally, did not answer within 1 s.)
+   */
+  private static String status(int adminPort) {
+    return Children.get(adminPort, "/status", STATUS_TIMEOUT).filter(a -> a.status() == 200)
+        .map(Children.Answer::body).orElse("");
+  }
+
+  private static final Duration STATUS_TIMEOUT = Duration.ofSeconds(3);
+
+  /** A number field of a /status answer summed over its back-ends; -1 if it has none. */
+  private static int sumOf(String json, Pattern field) {
+    Matcher m = field.matcher(json);
+    int sum = 0;
+    boolean any = false;
+    while (m.find()) {
+      sum += Integer.parseInt(m.group(1));
+      any = true;
+    }
+    return any ? sum : -1;
   }
 
   private static final Pattern HEAP_USED = Pattern.compile("total \\d+K, used (\\d+)K");
@@ -552,6 +678,12 @@ public final class BenchMain {
       extra = String.format(Locale.ROOT, "  idle open at end %d (%d idle failures), proxy fds %d, rss %.0f MiB",
           r.idleOpenAtEnd(), r.idleFailures(), o.proxyFdsAtEnd(), o.proxyRssMaxMiB());
     }
+    if (!o.grantedAtEnd().isEmpty()) {
+      extra += String.format(Locale.ROOT, "  %d nodes ready after %.1f s, granted at end %s (limit %s)",
+          o.proxyProcesses(), o.startSeconds(), Report.joined(o.grantedAtEnd()), Report.joined(o.limitAtEnd()));
+    } else if (o.proxyProcesses() > 1) {
+      extra += String.format(Locale.ROOT, "  %d processes ready after %.1f s", o.proxyProcesses(), o.startSeconds());
+    }
     return String.format(Locale.ROOT,
         "round %d %-28s goodput %8.0f/s  errors %6.1f/s  p50 %8.2f ms  p99 %9.2f ms  backend max in flight %5d"
             + "  cpu: driver %.2f proxy %.2f (%.0f us/req) backend %.2f%s%s%s",
@@ -594,11 +726,13 @@ public final class BenchMain {
     return String.format(Locale.ROOT,
         "- date: %s%n- machine: %d cores (nproc), CPU %s; driver, back-ends and proxy share these cores%n"
             + "- Java %s; %s%n- rounds %d, warm-up %d s, counted window %d s per target per round%s%n"
-            + "- HAProxy nbthread: %d (--haproxy-threads) unless a target's line says otherwise%n",
+            + "- HAProxy nbthread: %s%n",
         LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME).substring(0, 16),
         Runtime.getRuntime().availableProcessors(), cpu, System.getProperty("java.version"), haproxy, rounds,
         warmup.toSeconds(), measure.toSeconds(),
-        set.equals("default") ? "; maxconn sweep " + Arrays.toString(sweep) : "", haproxyThreads);
+        set.equals("default") ? "; maxconn sweep " + Arrays.toString(sweep) : "",
+        set.equals("cluster") ? "1 in every HAProxy process of this set (--haproxy-threads does not apply)"
+            : haproxyThreads + " (--haproxy-threads) unless a target's line says otherwise");
   }
 
   private static final Pattern JVM_FLAG = Pattern.compile("^\\s*\\S+\\s+(\\w+)\\s+:?=\\s+(\\S+)");

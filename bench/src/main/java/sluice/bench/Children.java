@@ -5,6 +5,10 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +16,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -73,6 +78,38 @@ final class Children implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops several children at once (a target of several proxy processes): SIGTERM to all, then one
+   * grace period for all of them together, then SIGKILL to those still alive. A cluster's nodes
+   * leave it together instead of one after the other.
+   */
+  void stopAll(List<Process> ps) {
+    List<Process> mine = new ArrayList<>();
+    synchronized (this) {
+      for (Process p : ps) {
+        if (p != null && running.remove(p) && p.isAlive()) {
+          p.destroy();
+          mine.add(p);
+        }
+      }
+    }
+    long deadline = System.nanoTime() + STOP_GRACE.toNanos();
+    try {
+      for (Process p : mine) {
+        p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+      for (Process p : mine) {
+        if (p.isAlive()) {
+          p.destroyForcibly();
+          p.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+        }
+      }
+    } catch (InterruptedException e) {
+      mine.forEach(Process::destroyForcibly);
+      Thread.currentThread().interrupt();
+    }
+  }
+
   @Override
   public synchronized void close() {
     for (Process p : new ArrayList<>(running)) {
@@ -95,6 +132,30 @@ final class Children implements AutoCloseable {
       }
     }
     throw new IllegalStateException(name + " did not listen on 127.0.0.1:" + port + " within " + timeout);
+  }
+
+  /** An HTTP answer: its status and body. */
+  record Answer(int status, String body) {}
+
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+
+  /** GET http://127.0.0.1:{@code port}{@code path}; empty if nothing answered within a second. */
+  static Optional<Answer> get(int port, String path) {
+    return get(port, path, Duration.ofSeconds(1));
+  }
+
+  /** GET http://127.0.0.1:{@code port}{@code path}; empty if nothing answered within {@code timeout}. */
+  static Optional<Answer> get(int port, String path, Duration timeout) {
+    try {
+      HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+          .timeout(timeout).build(), HttpResponse.BodyHandlers.ofString());
+      return Optional.of(new Answer(r.statusCode(), r.body()));
+    } catch (IOException e) {
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    }
   }
 
   static int freePort() {

@@ -77,6 +77,10 @@ final class Report {
     if (sc.memory()) {
       b.append(" proxy RSS MiB | heap used / live MiB | idle open at end | proxy fds at end |");
     }
+    boolean processes = os.stream().anyMatch(o -> o.proxyProcesses() > 1 || !o.grantedAtEnd().isEmpty());
+    if (processes) {
+      b.append(" proxy processes | ready after s | Sluice nodes at end: slots granted (limit), per round |");
+    }
     if (sc.burst()) {
       b.append(" first response p50 / p99 / max ms | first 2xx / connections | connects issued within ms"
           + " (driver CPU ms) | burst drained at s | driver cores in burst | proxy fds at end |"
@@ -86,6 +90,9 @@ final class Report {
     phases.forEach(p -> b.append("---:|"));
     if (sc.memory()) {
       b.append("---:|---:|---:|---:|");
+    }
+    if (processes) {
+      b.append("---:|---:|---|");
     }
     if (sc.burst()) {
       b.append("---:|---:|---:|---:|---:|---:|---:|");
@@ -120,6 +127,13 @@ final class Report {
         b.append(used < 0 ? "n/a" : fmt(used, "%.0f") + " / " + fmt(median(values(os, t, Outcome::heapLiveMiB)), "%.0f"))
             .append(" | ").append(spread(values(os, t, o -> o.r().idleOpenAtEnd()), "%.0f"))
             .append(" | ").append(spread(values(os, t, Outcome::proxyFdsAtEnd), "%.0f")).append(" |");
+      }
+      if (processes) {
+        b.append(' ').append(ok.get(0).proxyProcesses()).append(" | ")
+            .append(spread(values(os, t, Outcome::startSeconds), "%.1f")).append(" | ")
+            .append(ok.get(0).grantedAtEnd().isEmpty() ? "n/a" : String.join("; ", ok.stream()
+                .map(o -> joined(o.grantedAtEnd()) + " (" + joined(o.limitAtEnd()) + ")").toList()))
+            .append(" |");
       }
       if (sc.burst()) {
         b.append(' ').append(fmt(median(values(os, t, o -> o.r().burst().p50Millis())), "%.1f"))
@@ -180,7 +194,7 @@ final class Report {
     Set<String> seen = new LinkedHashSet<>();
     for (BenchMain.Arm a : sc.arms()) {
       if (a.target() instanceof Target.HAProxy h && seen.add(h.name())) {
-        hs.add(h.name() + " " + h.threads());
+        hs.add(h.name() + " " + h.threads() + (h.instances() > 1 ? " in each of " + h.instances() + " instances" : ""));
       }
     }
     return hs.isEmpty() ? "" : "- HAProxy nbthread: " + String.join(", ", hs) + "\n";
@@ -273,6 +287,8 @@ final class Report {
             r.backlogMax(), o.proxyCpuMicrosPerRequest(), o.proxyFdsAtEnd(), r.idleOpenAtEnd(), r.idleFailures()));
         b.append(String.format(Locale.ROOT, ", \"listenOverflows\": %d, \"synRetransmits\": %d", o.listenOverflows(),
             o.synRetransmits()));
+        b.append(String.format(Locale.ROOT, ", \"proxyProcesses\": %d, \"startSeconds\": %.2f, \"grantedAtEnd\": %s,"
+            + " \"limitAtEnd\": %s", o.proxyProcesses(), o.startSeconds(), o.grantedAtEnd(), o.limitAtEnd()));
         if (r.burst() != null) {
           LoadDriver.Burst x = r.burst();
           b.append(String.format(Locale.ROOT, ",\n     \"burst\": {\"connections\": %d, \"firstOk\": %d, \"firstFailed\": %d,"
@@ -302,7 +318,9 @@ final class Report {
     for (int i = 0; i < sc.arms().size(); i++) {
       BenchMain.Arm a = sc.arms().get(i);
       b.append(i == 0 ? "" : ", ").append("{\"name\": ").append(q(a.name())).append(", \"idleConnections\": ")
-          .append(a.idle()).append(a.target() instanceof Target.HAProxy h ? ", \"haproxyNbthread\": " + h.threads() : "")
+          .append(a.idle()).append(a.target() instanceof Target.HAProxy h ? ", \"haproxyNbthread\": " + h.threads()
+              + (h.instances() > 1 ? ", \"haproxyInstances\": " + h.instances() : "") : "")
+          .append(a.target() instanceof Target.SluiceCluster c ? ", \"sluiceNodes\": " + c.nodes() : "")
           .append('}');
     }
     b.append("],\n  \"figures\": [");
@@ -405,6 +423,11 @@ final class Report {
     }
     double[] v = rs.stream().mapToDouble(Double::doubleValue).toArray();
     return v.length == 0 ? "n/a (" + b + " had no 2xx in the window)" : spread(v, "%.2f") + "x";
+  }
+
+  /** 8+8+8; ? for a node that did not answer. */
+  static String joined(List<Integer> perNode) {
+    return String.join("+", perNode.stream().map(v -> v < 0 ? "?" : String.valueOf(v)).toList());
   }
 
   static Set<String> targets(List<Outcome> os) {
