@@ -44,11 +44,17 @@ import sluice.protocol.LeaseProtocol.Lease;
  *
  * <p>Invariants: connections not CLOSED never outnumber the usable slots, except while the
  * grant has just dropped and busy ones finish their request (only idle ones are closed); a
+ * connection given up is half-closed and holds its slot until the back-end has closed its
+ * side too (at most {@link #CLOSE_WAIT}), so that a slot moving to another loop or node never
+ * lets the back-end see one connection more than the limit; a
  * connection carries at most one request; busy + pending (connections opening for a request)
  * never exceed the usable slots when a request is taken. Every request taken ends here in
  * exactly one of: served, 502, 504, aborted by its client; or goes back to the queue unsent.
  */
 public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
+
+  /** How long a half-closed connection may wait for the back-end to close its side before we close it. */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(1);
 
   /** Local to the node's event loop: never crosses nodes. */
   public sealed interface Command extends NoSerializationVerificationNeeded {}
@@ -97,6 +103,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private int busy;
   /** Connections opening with a request to send once up. */
   private int pending;
+  /** Connections half-closed by us, waiting for the back-end's end. */
+  private int closing;
   private long nextConnectionId;
 
   private long queueIncarnation;
@@ -404,9 +412,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     c.served++;
     if (c.closeAfter()) {
       retire(c);
-    } else if (connections.size() > lease.usable()) {
-      retire(c);
-      sendDemand(); // tell the entity the slot is back as soon as it is
+    } else if (live() > lease.usable()) {
+      giveBack(c); // the entity hears when the back-end has seen it close
     } else {
       busy--;
       makeIdle(c);
@@ -428,6 +435,16 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     BackendConnection.State was = c.state;
     if (was == BackendConnection.State.CLOSED) {
       return this; // closed by us, its request already dealt with
+    }
+    if (was == BackendConnection.State.CLOSING) {
+      remove(c); // the back-end has seen it end: the slot is free
+      if (c.givesSlotBack) {
+        sendDemand(); // tell the entity the slot is back as soon as it is
+      } else {
+        openPreOpened();
+      }
+      tellCapacity(true);
+      return this;
     }
     if (was == BackendConnection.State.CONNECTING) {
       // up and down before its Connected was handled: as a failed connect
@@ -510,10 +527,20 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     long now = System.nanoTime();
     long idleNanos = settings.idleTimeout().toNanos();
     int preOpen = settings.preOpen();
-    while (!idle.isEmpty() && connections.size() > preOpen && now - idle.peekFirst().idleSinceNanos >= idleNanos) {
+    while (!idle.isEmpty() && live() > preOpen && now - idle.peekFirst().idleSinceNanos >= idleNanos) {
       BackendConnection c = idle.peekFirst();
       getContext().getLog().debug("backend {}: closing idle connection {}", backend.id(), c);
       retire(c);
+    }
+    if (closing > 0) {
+      long waitNanos = CLOSE_WAIT.toNanos();
+      for (BackendConnection c : connections) {
+        if (c.state == BackendConnection.State.CLOSING && now - c.closingSinceNanos >= waitNanos) {
+          getContext().getLog().debug("backend {}: {} did not close its side within {} ms; closing",
+              backend.id(), c, CLOSE_WAIT.toMillis());
+          c.close(); // its Closed event frees the slot
+        }
+      }
     }
     return this;
   }
@@ -524,10 +551,32 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     idle.addLast(c);
   }
 
-  /** Closes {@code c}, which has nothing on it (any more: a finished request still counts it BUSY). */
+  /**
+   * Ends {@code c}, which has nothing on it (any more: a finished request still counts it
+   * BUSY): our side is shut and the connection keeps its slot until the back-end has closed.
+   */
   private void retire(BackendConnection c) {
-    remove(c);
-    c.close();
+    switch (c.state) {
+      case IDLE -> idle.remove(c);
+      case BUSY -> busy--;
+      default -> throw new IllegalStateException("backend " + backend.id() + ": retiring " + c + " in state " + c.state);
+    }
+    c.state = BackendConnection.State.CLOSING;
+    c.closingSinceNanos = System.nanoTime();
+    c.givesSlotBack = false;
+    closing++;
+    c.shutdownOutput();
+  }
+
+  /** Retires {@code c} because the grant shrank: the entity hears as soon as its slot is free. */
+  private void giveBack(BackendConnection c) {
+    retire(c);
+    c.givesSlotBack = true;
+  }
+
+  /** Connections that can carry a request, now or once opened: all but the closing ones. */
+  private int live() {
+    return connections.size() - closing;
   }
 
   /** Forgets {@code c} in whatever state it was, keeping the counts right. */
@@ -541,26 +590,23 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
           c.pending = null;
         }
       }
+      case CLOSING -> closing--;
       case CLOSED -> {
         return;
       }
     }
     c.state = BackendConnection.State.CLOSED;
     connections.remove(c);
-    if (busy < 0 || pending < 0) {
+    if (busy < 0 || pending < 0 || closing < 0) {
       throw new IllegalStateException("backend " + backend.id() + ": busy " + busy + ", pending " + pending
+          + ", closing " + closing
           + " after removing " + c);
     }
   }
 
   private void closeIdleAboveGrant() {
-    boolean closed = false;
-    while (connections.size() > lease.usable() && !idle.isEmpty()) {
-      retire(idle.peekFirst());
-      closed = true;
-    }
-    if (closed) {
-      sendDemand();
+    while (live() > lease.usable() && !idle.isEmpty()) {
+      giveBack(idle.peekFirst()); // the entity hears when the back-end has seen it close
     }
   }
 
@@ -616,7 +662,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
    */
   private void tellCapacity(boolean force) {
     int slots = lease.usable();
-    int free = up ? Math.max(0, slots - busy - pending) : 0;
+    int free = up ? Math.max(0, slots - busy - pending - closing) : 0;
     long believed = toldFree - (received - toldReceived);
     if (!force && free == believed && up == toldUp && slots == toldSlots) {
       return;

@@ -3,6 +3,7 @@ package sluice.node.http;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -28,7 +29,9 @@ import java.util.List;
  *
  * <p>States, changed only by the owning actor: CONNECTING (TCP connect under way; may hold
  * the exchange to send once connected) -> IDLE -> BUSY (a request on it) -> IDLE ... ->
- * CLOSED. A connection counts against its back-end's slots in every state but CLOSED.
+ * CLOSING (we half-closed it and wait for the back-end to close its side) -> CLOSED. A
+ * connection counts against its back-end's slots in every state but CLOSED: a slot given up
+ * is free only once the back-end has seen the connection end.
  *
  * <p>While BUSY the handler owns the response: it holds a response whose length is known
  * and at most {@code bufferUpTo} bytes until it is whole (so that a back-end dying
@@ -37,7 +40,7 @@ import java.util.List;
  */
 public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
-  public enum State { CONNECTING, IDLE, BUSY, CLOSED }
+  public enum State { CONNECTING, IDLE, BUSY, CLOSING, CLOSED }
 
   /** What the connection reports to its actor; each call becomes a message. */
   public interface Events {
@@ -72,6 +75,10 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
   /** While CONNECTING: the exchange to send as soon as the connection is up. */
   public Exchange pending;
   public long idleSinceNanos;
+  /** While CLOSING: when our side was shut. */
+  public long closingSinceNanos;
+  /** While CLOSING: the slot was given up (the grant shrank), so the entity hears at once when it is free. */
+  public boolean givesSlotBack;
   /** Requests this connection has finished; a reused connection may be closed by the back-end under us. */
   public int served;
 
@@ -212,6 +219,22 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
   void abortForClient() {
     clientAborted = true;
     channel.close();
+  }
+
+  /**
+   * Shuts our side of an idle connection: the back-end reads the end, closes its side, and
+   * {@link Events#closed} follows. A channel that cannot half-close is closed.
+   */
+  public void shutdownOutput() {
+    if (channel instanceof DuplexChannel duplex && channel.isActive()) {
+      duplex.shutdownOutput().addListener(f -> {
+        if (!f.isSuccess()) {
+          channel.close();
+        }
+      });
+    } else {
+      close();
+    }
   }
 
   /** Closes the connection, whatever is on it. */

@@ -514,11 +514,13 @@ public final class TestBackend implements AutoCloseable {
       } catch (IOException | RuntimeException e) {
         // the connection is gone, or the request was unreadable; close it
       } finally {
-        closeQuietly(socket);
+        // the connection is over for this server once it has read its end or given up on it:
+        // it stops counting before closing, as a server's own connection count would
         synchronized (lock) {
           open.remove(this);
           lock.notifyAll();
         }
+        closeQuietly(socket);
       }
     }
 
