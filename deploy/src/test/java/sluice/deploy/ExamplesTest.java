@@ -1,6 +1,7 @@
 package sluice.deploy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -66,7 +67,7 @@ class ExamplesTest {
       ports.addAll(List.of(n.http().port(), n.admin().port(), n.cluster().port()));
     }
     assertEquals(9, ports.size(), "no two listeners of the three nodes share a port: " + ports);
-    assertTrue(!ports.contains(9001), "no node listens on the back-end's port");
+    assertFalse(ports.contains(9001), "no node listens on the back-end's port");
   }
 
   @Test

@@ -1,6 +1,7 @@
 package sluice.deploy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -180,7 +181,7 @@ class KubernetesManifestsTest {
     assertEquals("/live", at(c, "livenessProbe", "httpGet", "path"));
     assertEquals("admin", at(c, "livenessProbe", "httpGet", "port"));
     assertEquals("/live", at(c, "startupProbe", "httpGet", "path"));
-    assertTrue(!c.containsKey("lifecycle"), "no preStop hook: SIGTERM goes to the JVM");
+    assertFalse(c.containsKey("lifecycle"), "no preStop hook: SIGTERM goes to the JVM");
 
     int grace = (Integer) at(set, "spec", "template", "spec", "terminationGracePeriodSeconds");
     assertTrue(Duration.ofSeconds(grace).compareTo(s.drainTimeout().plusSeconds(20)) >= 0,

@@ -3,7 +3,9 @@ package sluice.deploy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import sluice.node.settings.SettingsReader;
@@ -73,7 +76,7 @@ class SystemdUnitTest {
     Duration timeoutStop = Duration.ofSeconds(Long.parseLong(stop.substring(0, stop.length() - 1)));
     // the file the unit is documented with, and the default of a file that sets none
     Duration exampleDrain = ExamplesTest.load("single-node.conf").drainTimeout();
-    Duration defaultDrain = SettingsReader.read(com.typesafe.config.ConfigFactory.parseString(
+    Duration defaultDrain = SettingsReader.read(ConfigFactory.parseString(
         "sluice.pools.web.backends = [\"127.0.0.1:9001\"]")).drainTimeout();
     for (Duration drain : List.of(exampleDrain, defaultDrain)) {
       // the leave after the drain takes a few seconds; 20 s of room is what the unit promises
@@ -87,8 +90,8 @@ class SystemdUnitTest {
     Path analyze = Path.of("/usr/bin/systemd-analyze");
     Assumptions.assumeTrue(Files.isExecutable(analyze), "systemd-analyze is not installed here");
     Process verify = new ProcessBuilder(analyze.toString(), "verify", UNIT.toString()).redirectErrorStream(true).start();
-    String output = new String(verify.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertTrue(verify.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "systemd-analyze verify ran too long");
+    String output = new String(verify.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(verify.waitFor(30, TimeUnit.SECONDS), "systemd-analyze verify ran too long");
     assertEquals(0, verify.exitValue(), output);
     assertEquals("", output.strip(), "systemd-analyze verify has nothing to say");
   }
