@@ -411,9 +411,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     }
     c.served++;
     if (c.closeAfter()) {
-      retire(c);
+      retire(c, false);
     } else if (live() > lease.usable()) {
-      giveBack(c); // the entity hears when the back-end has seen it close
+      retire(c, true); // the entity hears when the back-end has seen it close
     } else {
       busy--;
       makeIdle(c);
@@ -530,7 +530,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     while (!idle.isEmpty() && live() > preOpen && now - idle.peekFirst().idleSinceNanos >= idleNanos) {
       BackendConnection c = idle.peekFirst();
       getContext().getLog().debug("backend {}: closing idle connection {}", backend.id(), c);
-      retire(c);
+      retire(c, false);
     }
     if (closing > 0) {
       long waitNanos = CLOSE_WAIT.toNanos();
@@ -554,8 +554,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   /**
    * Ends {@code c}, which has nothing on it (any more: a finished request still counts it
    * BUSY): our side is shut and the connection keeps its slot until the back-end has closed.
+   * With {@code givesSlotBack} (the grant shrank) the entity hears as soon as the slot is free.
    */
-  private void retire(BackendConnection c) {
+  private void retire(BackendConnection c, boolean givesSlotBack) {
     switch (c.state) {
       case IDLE -> idle.remove(c);
       case BUSY -> busy--;
@@ -563,15 +564,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     }
     c.state = BackendConnection.State.CLOSING;
     c.closingSinceNanos = System.nanoTime();
-    c.givesSlotBack = false;
+    c.givesSlotBack = givesSlotBack;
     closing++;
     c.shutdownOutput();
-  }
-
-  /** Retires {@code c} because the grant shrank: the entity hears as soon as its slot is free. */
-  private void giveBack(BackendConnection c) {
-    retire(c);
-    c.givesSlotBack = true;
   }
 
   /** Connections that can carry a request, now or once opened: all but the closing ones. */
@@ -606,7 +601,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
 
   private void closeIdleAboveGrant() {
     while (live() > lease.usable() && !idle.isEmpty()) {
-      giveBack(idle.peekFirst()); // the entity hears when the back-end has seen it close
+      retire(idle.peekFirst(), true); // the entity hears when the back-end has seen it close
     }
   }
 
