@@ -106,7 +106,8 @@ class FuzzTest {
             + String.join("\n", backend.violations.stream().limit(10).toList()));
         assertTrue(backend.received.get() > VARIANTS / 20, "some variants are valid and must reach the back-end");
         PoolStatus status = Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.inProgress() == 0);
-        assertEquals(status.accepted(), status.ended(), "every accepted request counted once: " + status);
+        assertEquals(status.accepted(), status.ended(), "seed " + SEED + ": every accepted request counted once: "
+            + status);
       } finally {
         clients.shutdownNow();
       }
