@@ -60,10 +60,10 @@ class SoakTest {
   private static final int STALL_MILLIS = 1500;
 
   /** Counters of the pool's status that say how a request ended; the sum must be what was accepted. */
-  private static final List<String> OUTCOMES = List.of("served", "rejectedFull", "expired", "badGateway",
+  private static final List<String> OUTCOMES = List.of("served", "rejectedFull", "expired", "noBackendUp", "badGateway",
       "gatewayTimeout", "abandoned", "clientAborted", "stopped");
   /** Counters of the pool that are 503 answers. */
-  private static final List<String> OUTCOMES_503 = List.of("rejectedFull", "expired", "stopped");
+  private static final List<String> OUTCOMES_503 = List.of("rejectedFull", "expired", "noBackendUp", "stopped");
   /** Numbers of the pool's status that are not outcomes. */
   private static final Set<String> NOT_OUTCOMES = Set.of("queue", "inProgress", "accepted");
 
