@@ -20,6 +20,7 @@ import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import sluice.node.loop.ReadResume;
 
 /**
  * One persistent HTTP/1.1 connection to a back-end, carrying at most one request at a time,
@@ -332,13 +333,15 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     } else {
       e.responseEnd(last);
     }
-    channel.config().setAutoRead(true);
+    if (!channel.config().isAutoRead()) {
+      ReadResume.resume(channel);
+    }
   }
 
   /** The client's connection can take more: read the back-end again. */
   void resumeRead() {
     if (channel != null && !channel.config().isAutoRead()) {
-      channel.config().setAutoRead(true);
+      ReadResume.resume(channel);
     }
   }
 

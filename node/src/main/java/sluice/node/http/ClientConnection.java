@@ -26,6 +26,7 @@ import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.node.loop.ReadResume;
 import sluice.node.queue.QueueActor;
 
 /**
@@ -188,7 +189,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   void holdBody(boolean hold) {
     if (hold != holdingBody) {
       holdingBody = hold;
-      ctx.channel().config().setAutoRead(!hold);
+      if (hold) {
+        ctx.channel().config().setAutoRead(false);
+      } else {
+        ReadResume.resume(ctx.channel());
+      }
     }
   }
 
