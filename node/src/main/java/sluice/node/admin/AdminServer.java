@@ -3,13 +3,17 @@ package sluice.node.admin;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpCharsets;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
@@ -19,7 +23,7 @@ import sluice.node.settings.AdminSettings;
 
 /**
  * The operator's listener (Pekko HTTP, off the request path): {@code GET /status} (JSON: every
- * pool and back-end as this node sees it), {@code GET /ready} (200 once the node is up in the
+ * pool and back-end as this node sees it), {@code GET /metrics} (Prometheus' text format), {@code GET /ready} (200 once the node is up in the
  * cluster and holds a lease for every back-end; 503 before that and while it stops) and
  * {@code GET /live}. With a token configured every request but /ready and /live must carry
  * {@code Authorization: Bearer <token>}.
@@ -41,7 +45,14 @@ public final class AdminServer extends AllDirectives {
     String memberStatus();
 
     boolean draining();
+
+    /** The metrics in Prometheus' text format (0.0.4). */
+    CompletionStage<String> metrics();
   }
+
+  /** Prometheus' text exposition format. */
+  private static final ContentType.WithFixedCharset PROMETHEUS_TEXT = MediaTypes.customWithFixedCharset("text", "plain",
+      HttpCharsets.UTF_8, Map.of("version", "0.0.4"), false).toContentType();
 
   private final Node node;
   private final Optional<byte[]> expected;
@@ -63,7 +74,9 @@ public final class AdminServer extends AllDirectives {
             : complete("ready\n")))),
         path("status", () -> authorized(() -> get(() -> onSuccess(
             node.status().thenCombine(node.entitiesHere(), (pools, entities) -> json(pools, entities)),
-            text -> complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, text)))))));
+            text -> complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, text)))))),
+        path("metrics", () -> authorized(() -> get(() -> onSuccess(node.metrics(),
+            text -> complete(HttpResponse.create().withEntity(PROMETHEUS_TEXT, text)))))));
   }
 
   private Route authorized(Supplier<Route> inner) {

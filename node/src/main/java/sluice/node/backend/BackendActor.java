@@ -28,6 +28,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import sluice.node.http.BackendConnection;
 import sluice.node.http.Exchange;
 import sluice.node.loop.SweepPeriod;
+import sluice.node.metrics.LatencyBuckets;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
@@ -65,6 +66,13 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   public record Status(String id, boolean up, int limit, int granted, int inFlight, int connections, long served,
       long badGateway, long gatewayTimeout, long clientAborted, double ratePerSecond, double p99Millis,
       String limitReason, boolean leaseValid) implements NoSerializationVerificationNeeded {}
+
+  /** For /metrics: the status and the response times since start. */
+  public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
+
+  /** @param responseTimes time to the response's head of every response served on this loop */
+  public record Metrics(Status status, LatencyBuckets.Snapshot responseTimes)
+      implements NoSerializationVerificationNeeded {}
 
   private record FromQueue(QueueActor.ToBackend message) implements Command {}
 
@@ -132,6 +140,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private long badGateway;
   private long gatewayTimeout;
   private long clientAborted;
+  private final LatencyBuckets responseTimes = new LatencyBuckets();
 
   private BackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
       ConnectionSettings settings, CharSequence loadHeader, String nodeId, ActorRef<QueueActor.Command> queue,
@@ -220,6 +229,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         .onMessageEquals(Tick.STATUS, this::onStatusTick)
         .onMessageEquals(Tick.RETRY_CONNECT, this::onRetryConnect)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(GetMetrics.class, this::onGetMetrics)
         .onSignal(PreRestart.class, signal -> stopConnections("the back-end's actor restarted after an internal error"))
         .onSignal(PostStop.class, signal -> {
           stopConnections("the node is stopping");
@@ -413,6 +423,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       return this;
     }
     served++;
+    responseTimes.record(done.rttNanos());
     samples.response(done.status(), done.rttNanos());
     if (done.reportedLoad() != null) {
       recordReportedLoad(done.reportedLoad());
@@ -691,10 +702,19 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   private Behavior<Command> onGetStatus(GetStatus get) {
-    get.replyTo().tell(new Status(backend.id(), up, lease.limit(), lease.granted(), busy, connections.size(),
-        served, badGateway, gatewayTimeout, clientAborted, samples.lastIntervalRate(),
-        samples.lastIntervalP99Millis(), lease.reason(), lease.valid()));
+    get.replyTo().tell(status());
     return this;
+  }
+
+  private Behavior<Command> onGetMetrics(GetMetrics get) {
+    get.replyTo().tell(new Metrics(status(), responseTimes.snapshot()));
+    return this;
+  }
+
+  private Status status() {
+    return new Status(backend.id(), up, lease.limit(), lease.granted(), busy, connections.size(),
+        served, badGateway, gatewayTimeout, clientAborted, samples.lastIntervalRate(),
+        samples.lastIntervalP99Millis(), lease.reason(), lease.valid());
   }
 
   /** Ends every request on this actor's connections and closes them: nothing is left hanging. */
