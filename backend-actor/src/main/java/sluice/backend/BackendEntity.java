@@ -3,6 +3,7 @@ package sluice.backend;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -61,6 +62,9 @@ public final class BackendEntity extends AbstractBehavior<Object> {
 
   private static final Duration SHORTEST_TICK = Duration.ofMillis(10);
 
+  /** Small limit changes are logged (INFO) as one line at most this often; each decision is at DEBUG. */
+  static final Duration LIMIT_SUMMARY_EVERY = Duration.ofSeconds(5);
+
   /** Registers the entity type on this node. */
   public static ActorRef<?> initSharding(ActorSystem<?> system, Duration controllerWindow, Duration leaseTime) {
     return ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx ->
@@ -97,6 +101,7 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   private LimitSpec spec;
   private ActorRef<Controller.Command> controller;
   private String lastReason = "no limit yet";
+  private final LimitChangeLog limitLog;
 
   private BackendEntity(ActorContext<Object> context, TimerScheduler<Object> timers, String backendId,
       Duration controllerWindow, Duration leaseTime, Members members, LongSupplier nanoClock) {
@@ -106,6 +111,7 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     this.members = members;
     this.nanoClock = nanoClock;
     this.book = new LeaseBook<>(newEpoch(), leaseTime, nanoClock);
+    this.limitLog = new LimitChangeLog(LIMIT_SUMMARY_EVERY, nanoClock);
     Duration tick = leaseTime.dividedBy(4);
     timers.startTimerWithFixedDelay(Tick.INSTANCE, tick.compareTo(SHORTEST_TICK) < 0 ? SHORTEST_TICK : tick);
     context.getLog().debug("backend {}: epoch {} starts learning", backendId, book.epoch());
@@ -168,8 +174,9 @@ public final class BackendEntity extends AbstractBehavior<Object> {
 
   private Behavior<Object> onLimitDecision(LimitDecision decision) {
     if (decision.limit() != book.limit()) {
-      getContext().getLog().info("backend {}: limit {} -> {}: {}", backendId, book.limit(), decision.limit(),
+      getContext().getLog().debug("backend {}: limit {} -> {}: {}", backendId, book.limit(), decision.limit(),
           decision.reason());
+      limitLog.decided(decision.limit(), decision.reason()).ifPresent(this::logLimit);
     }
     lastReason = decision.reason();
     send(book.setLimit(decision.limit()));
@@ -182,7 +189,18 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     return this;
   }
 
+  /** At INFO, only what {@link LimitChangeLog} lets through: the first limit, large moves, a summary of small ones. */
+  private void logLimit(LimitChangeLog.Summary s) {
+    if (s.first()) {
+      getContext().getLog().info("backend {}: limit {}: {}", backendId, s.to(), s.lastReason());
+    } else {
+      getContext().getLog().info("backend {}: limit {} -> {} over {} s, {} decision(s), last: {}", backendId,
+          s.from(), s.to(), String.format(Locale.ROOT, "%.1f", s.seconds()), s.decisions(), s.lastReason());
+    }
+  }
+
   private Behavior<Object> onTick() {
+    limitLog.tick().ifPresent(this::logLimit);
     boolean wasLearning = book.learning();
     LeaseBook.Expired<ActorRef<Lease>> expired = book.expire();
     for (Map.Entry<ActorRef<Lease>, Integer> gone : expired.dropped().entrySet()) {
