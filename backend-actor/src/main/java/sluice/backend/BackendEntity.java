@@ -1,7 +1,9 @@
 package sluice.backend;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -102,6 +104,8 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   private ActorRef<Controller.Command> controller;
   private String lastReason = "no limit yet";
   private final LimitChangeLog limitLog;
+  private boolean decided;
+  private long lastDecisionNanos;
 
   private BackendEntity(ActorContext<Object> context, TimerScheduler<Object> timers, String backendId,
       Duration controllerWindow, Duration leaseTime, Members members, LongSupplier nanoClock) {
@@ -131,6 +135,7 @@ public final class BackendEntity extends AbstractBehavior<Object> {
         .onMessage(SampleBatch.class, this::onSampleBatch)
         .onMessage(LimitDecision.class, this::onLimitDecision)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(LeaseProtocol.GetLeases.class, this::onGetLeases)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onSignal(Terminated.class, this::onNodeGone)
         .build();
@@ -179,6 +184,8 @@ public final class BackendEntity extends AbstractBehavior<Object> {
       limitLog.decided(decision.limit(), decision.reason()).ifPresent(this::logLimit);
     }
     lastReason = decision.reason();
+    lastDecisionNanos = nanoClock.getAsLong();
+    decided = true;
     send(book.setLimit(decision.limit()));
     return this;
   }
@@ -197,6 +204,23 @@ public final class BackendEntity extends AbstractBehavior<Object> {
       getContext().getLog().info("backend {}: limit {} -> {} over {} s, {} decision(s), last: {}", backendId,
           s.from(), s.to(), String.format(Locale.ROOT, "%.1f", s.seconds()), s.decisions(), s.lastReason());
     }
+  }
+
+  /** Who holds what, summed per cluster member over its pools (one per event loop). */
+  private Behavior<Object> onGetLeases(LeaseProtocol.GetLeases get) {
+    Map<String, int[]> perMember = new LinkedHashMap<>();
+    for (ActorRef<Lease> pool : book.holders()) {
+      int[] sums = perMember.computeIfAbsent(members.memberOf(pool).hostPort(), m -> new int[3]);
+      sums[0]++;
+      sums[1] += book.granted(pool);
+      sums[2] += book.committed(pool);
+    }
+    List<LeaseProtocol.NodeLease> nodes = new ArrayList<>();
+    perMember.forEach((member, sums) -> nodes.add(new LeaseProtocol.NodeLease(member, sums[0], sums[1], sums[2])));
+    long ago = decided ? (nanoClock.getAsLong() - lastDecisionNanos) / 1_000_000 : -1;
+    get.replyTo().tell(new LeaseProtocol.Leases(backendId, book.epoch(), book.limit(), book.learning(),
+        spec == null ? "" : spec.algorithm(), lastReason, ago, nodes));
+    return this;
   }
 
   private Behavior<Object> onTick() {
