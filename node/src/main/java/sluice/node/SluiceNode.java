@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -19,6 +20,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.sharding.ShardRegion;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery;
 import org.apache.pekko.cluster.sharding.typed.GetShardRegionState;
@@ -43,6 +45,7 @@ import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
 import sluice.node.settings.PoolSettings;
 import sluice.node.settings.SluiceSettings;
+import sluice.protocol.LeaseProtocol;
 
 /**
  * A running dispatcher node: its data plane (Netty event loops and the HTTP listener), its
@@ -70,6 +73,8 @@ public final class SluiceNode implements AutoCloseable {
   private final ConnectionGate gate;
   private final int loopCount;
   private final NodeMetrics metrics;
+  /** The limit algorithm of every back-end, by id, in configuration order. */
+  private final Map<String, String> algorithms = new LinkedHashMap<>();
   private volatile ServerBinding admin;
   private volatile boolean draining;
 
@@ -88,6 +93,9 @@ public final class SluiceNode implements AutoCloseable {
       layout.add(new NodeMetrics.Layout(pool.name(), pool.backends().stream().map(BackendSettings::id).toList()));
     }
     this.metrics = new NodeMetrics(layout, this::metricsSample);
+    for (BackendSettings backend : settings.allBackends()) {
+      algorithms.put(backend.id(), backend.limit().algorithm());
+    }
   }
 
   /**
@@ -556,6 +564,16 @@ public final class SluiceNode implements AutoCloseable {
       public CompletionStage<String> metrics() {
         return metrics.scrape();
       }
+
+      @Override
+      public String algorithm(String backendId) {
+        return algorithms.getOrDefault(backendId, "");
+      }
+
+      @Override
+      public CompletionStage<AdminServer.ClusterView> cluster() {
+        return node.cluster();
+      }
     };
   }
 
@@ -569,6 +587,30 @@ public final class SluiceNode implements AutoCloseable {
             .flatMap(shard -> shard.getEntityIds().stream())
             .sorted()
             .toList());
+  }
+
+  /**
+   * The cluster's members (as this node's gossip has them) and every back-end's entity's
+   * book, asked wherever the entity runs (a cross-node ask: GetLeases, Kryo).
+   */
+  CompletionStage<AdminServer.ClusterView> cluster() {
+    Cluster cluster = Cluster.get(system);
+    Address self = cluster.selfMember().address();
+    List<AdminServer.Member> members = new ArrayList<>();
+    for (Member m : cluster.state().getMembers()) {
+      members.add(new AdminServer.Member(m.address().hostPort(), m.status().toString(), m.address().equals(self)));
+    }
+    ClusterSharding sharding = ClusterSharding.get(system);
+    List<CompletableFuture<AdminServer.EntityView>> entities = new ArrayList<>();
+    for (String id : algorithms.keySet()) {
+      entities.add(sharding.entityRefFor(BackendEntity.TYPE_KEY, id)
+          .<LeaseProtocol.Leases>ask(replyTo -> new LeaseProtocol.GetLeases(id, replyTo), Duration.ofSeconds(3))
+          .thenApply(l -> new AdminServer.EntityView(id, Optional.of(l), ""))
+          .exceptionally(e -> new AdminServer.EntityView(id, Optional.empty(), "no answer: " + e))
+          .toCompletableFuture());
+    }
+    return CompletableFuture.allOf(entities.toArray(CompletableFuture[]::new))
+        .thenApply(done -> new AdminServer.ClusterView(members, entities.stream().map(CompletableFuture::join).toList()));
   }
 
   /** The operator's listener's address. */
