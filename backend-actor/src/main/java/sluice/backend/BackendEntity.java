@@ -201,8 +201,9 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     if (s.first()) {
       getContext().getLog().info("backend {}: limit {}: {}", backendId, s.to(), s.lastReason());
     } else {
-      getContext().getLog().info("backend {}: limit {} -> {} over {} s, {} decision(s), last: {}", backendId,
-          s.from(), s.to(), String.format(Locale.ROOT, "%.1f", s.seconds()), s.decisions(), s.lastReason());
+      getContext().getLog().info("backend {}: limit {} -> {} over {} s ({} decision(s), between {} and {}), last: {}",
+          backendId, s.from(), s.to(), String.format(Locale.ROOT, "%.1f", s.seconds()), s.decisions(), s.lowest(),
+          s.highest(), s.lastReason());
     }
   }
 

@@ -20,9 +20,10 @@ final class LimitChangeLog {
 
   /**
    * What one INFO line says: the limit went {@code from -> to} (from 0: the first limit) in
-   * {@code decisions} decisions over {@code seconds}, the last one for {@code lastReason}.
+   * {@code decisions} decisions over {@code seconds}, between {@code lowest} and
+   * {@code highest} on the way, the last one for {@code lastReason}.
    */
-  record Summary(int from, int to, double seconds, int decisions, String lastReason) {
+  record Summary(int from, int to, int lowest, int highest, double seconds, int decisions, String lastReason) {
     boolean first() {
       return from == 0;
     }
@@ -34,6 +35,8 @@ final class LimitChangeLog {
   private int decisions;
   private long firstDecisionNanos;
   private int latestLimit;
+  private int lowest;
+  private int highest;
   private String latestReason = "";
 
   LimitChangeLog(Duration summaryEvery, LongSupplier nanoClock) {
@@ -50,8 +53,12 @@ final class LimitChangeLog {
     long now = nanoClock.getAsLong();
     if (decisions == 0) {
       firstDecisionNanos = now;
+      lowest = limit;
+      highest = limit;
     }
     decisions++;
+    lowest = Math.min(lowest, limit);
+    highest = Math.max(highest, limit);
     latestLimit = limit;
     latestReason = reason;
     if (shownLimit == 0 || isLarge(shownLimit, limit)) {
@@ -70,7 +77,8 @@ final class LimitChangeLog {
   }
 
   private Summary summary(long now) {
-    Summary s = new Summary(shownLimit, latestLimit, (now - firstDecisionNanos) / 1e9, decisions, latestReason);
+    Summary s = new Summary(shownLimit, latestLimit, lowest, highest, (now - firstDecisionNanos) / 1e9, decisions,
+        latestReason);
     shownLimit = latestLimit;
     decisions = 0;
     return s;

@@ -68,7 +68,7 @@ class LimitChangeLogTest {
     assertTrue(log.tick().isEmpty(), "not yet 5 s since the first of the run");
     now += ms(2_000);
     LimitChangeLog.Summary s = log.tick().orElseThrow();
-    assertEquals(new LimitChangeLog.Summary(24, 31, 5.0, 2, "b"), s);
+    assertEquals(new LimitChangeLog.Summary(24, 31, 26, 31, 5.0, 2, "b"), s);
     now += ms(10_000);
     assertTrue(log.tick().isEmpty(), "nothing new, nothing to say");
   }
@@ -77,7 +77,7 @@ class LimitChangeLogTest {
   void aLargeMoveIsShownAtOnceEitherWay() {
     log.decided(20, "initial");
     now += ms(100);
-    assertEquals(new LimitChangeLog.Summary(20, 40, 0.0, 1, "up"), log.decided(40, "up").orElseThrow());
+    assertEquals(new LimitChangeLog.Summary(20, 40, 40, 40, 0.0, 1, "up"), log.decided(40, "up").orElseThrow());
     now += ms(100);
     assertTrue(log.decided(30, "down a little").isEmpty());
     now += ms(100);
@@ -85,5 +85,7 @@ class LimitChangeLogTest {
     assertEquals(40, down.from());
     assertEquals(20, down.to());
     assertEquals(2, down.decisions(), "the small move before it is in the same line");
+    assertEquals(20, down.lowest());
+    assertEquals(30, down.highest());
   }
 }

@@ -38,6 +38,7 @@ import sluice.backend.BackendEntity;
 import sluice.node.backend.BackendActor;
 import sluice.node.http.HttpListener;
 import sluice.node.loop.EventLoops;
+import sluice.node.metrics.LatencyBuckets;
 import sluice.node.metrics.NodeMetrics;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
@@ -402,15 +403,15 @@ public final class SluiceNode implements AutoCloseable {
   }
 
   /**
-   * What /metrics shows: every queue and back-end actor asked once (GetMetrics; its state is
-   * its own, read on its own thread), summed per pool over the event loops.
+   * What /metrics shows: every queue (GetStatus) and back-end actor (GetMetrics) asked once
+   * (its state is its own, read on its own thread), summed per pool over the event loops.
    */
   private CompletionStage<NodeMetrics.Sample> metricsSample() {
     Duration timeout = Duration.ofSeconds(5);
-    List<CompletableFuture<QueueActor.QueueMetrics>> queues = new ArrayList<>();
+    List<CompletableFuture<QueueActor.QueueStatus>> queues = new ArrayList<>();
     List<List<CompletableFuture<BackendActor.Metrics>>> backends = new ArrayList<>();
     for (PoolOnLoop p : actors) {
-      queues.add(AskPattern.<QueueActor.Command, QueueActor.QueueMetrics>ask(p.queue(), QueueActor.GetMetrics::new,
+      queues.add(AskPattern.<QueueActor.Command, QueueActor.QueueStatus>ask(p.queue(), QueueActor.GetStatus::new,
           timeout, system.scheduler()).toCompletableFuture());
       List<CompletableFuture<BackendActor.Metrics>> each = new ArrayList<>();
       for (ActorRef<BackendActor.Command> b : p.backends()) {
@@ -438,17 +439,18 @@ public final class SluiceNode implements AutoCloseable {
     });
   }
 
-  private NodeMetrics.PoolSample poolSample(String pool, int loop, QueueActor.QueueMetrics q,
+  private NodeMetrics.PoolSample poolSample(String pool, int loop, QueueActor.QueueStatus s,
       List<BackendActor.Metrics> backends) {
     List<NodeMetrics.BackendSample> samples = new ArrayList<>();
+    LatencyBuckets.Snapshot queueWait = LatencyBuckets.Snapshot.EMPTY;
     for (BackendActor.Metrics m : backends) {
+      queueWait = queueWait.plus(m.queueWaits());
       BackendActor.Status b = m.status();
       samples.add(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(), b.served(),
           b.badGateway(), b.gatewayTimeout(), b.clientAborted(), m.responseTimes()));
     }
-    QueueActor.QueueStatus s = q.status();
     return new NodeMetrics.PoolSample(pool, s.waiting(), s.rejectedFull(), s.expired(), s.stoppedWaiting(),
-        gate.refused(pool + "-" + loop), q.queueWait(), samples);
+        gate.refused(pool + "-" + loop), queueWait, samples);
   }
 
   /** One pool on two loops, as one: counts add up, the limit is the highest told, up if up anywhere. */

@@ -67,11 +67,15 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       long badGateway, long gatewayTimeout, long clientAborted, double ratePerSecond, double p99Millis,
       String limitReason, boolean leaseValid) implements NoSerializationVerificationNeeded {}
 
-  /** For /metrics: the status and the response times since start. */
+  /** For /metrics: the status, and the response times and queue waits since start. */
   public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
 
-  /** @param responseTimes time to the response's head of every response served on this loop */
-  public record Metrics(Status status, LatencyBuckets.Snapshot responseTimes)
+  /**
+   * @param responseTimes time to the response's head of every response served on this loop
+   * @param queueWaits    time from joining the pool's queue to being taken here, of every
+   *                      request taken (once each, unless it went back to the queue unsent)
+   */
+  public record Metrics(Status status, LatencyBuckets.Snapshot responseTimes, LatencyBuckets.Snapshot queueWaits)
       implements NoSerializationVerificationNeeded {}
 
   private record FromQueue(QueueActor.ToBackend message) implements Command {}
@@ -141,6 +145,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private long gatewayTimeout;
   private long clientAborted;
   private final LatencyBuckets responseTimes = new LatencyBuckets();
+  private final LatencyBuckets queueWaits = new LatencyBuckets();
 
   private BackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
       ConnectionSettings settings, CharSequence loadHeader, String nodeId, ActorRef<QueueActor.Command> queue,
@@ -261,6 +266,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       queue.tell(new QueueActor.Returned(e));
       return;
     }
+    queueWaits.record(System.nanoTime() - e.enqueuedNanos());
     tellCapacity(false);
   }
 
@@ -707,7 +713,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   private Behavior<Command> onGetMetrics(GetMetrics get) {
-    get.replyTo().tell(new Metrics(status(), responseTimes.snapshot()));
+    get.replyTo().tell(new Metrics(status(), responseTimes.snapshot(), queueWaits.snapshot()));
     return this;
   }
 

@@ -163,7 +163,7 @@ public final class NodeMetrics implements AutoCloseable {
           .help("time from sending a request to the back-end to the head of its response, per response served");
       HistogramSnapshot.Builder waits = HistogramSnapshot.builder().name("sluice_pool_queue_wait_seconds")
           .unit(Unit.SECONDS)
-          .help("time from joining the pool's queue to being handed to a back-end, per hand-off");
+          .help("time from joining the pool's queue to being taken by a back-end's connection");
       for (PoolSample pool : current.pools()) {
         waits.dataPoint(point(pool.queueWait(), Labels.of("pool", pool.pool())));
         for (BackendSample b : pool.backends()) {

@@ -16,7 +16,6 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import sluice.node.loop.SweepPeriod;
-import sluice.node.metrics.LatencyBuckets;
 import sluice.node.settings.Balance;
 import sluice.node.settings.QueueSettings;
 
@@ -73,9 +72,6 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
 
   public record GetStatus(ActorRef<QueueStatus> replyTo) implements Command {}
 
-  /** For /metrics: the status and the queue wait of every item handed to a back-end since start. */
-  public record GetMetrics(ActorRef<QueueMetrics> replyTo) implements Command {}
-
   private enum Tick implements Command { EXPIRE, REPORT }
 
   /** What the queue sends to back-end actors. */
@@ -90,13 +86,6 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   /** A pool's queue as seen at one moment. */
   public record QueueStatus(int waiting, long accepted, long rejectedFull, long expired, long noBackendUp,
       long abandoned, long stoppedWaiting) implements NoSerializationVerificationNeeded {}
-
-  /**
-   * @param queueWait from joining the queue to being handed to a back-end actor, per hand-off
-   *                  (an item a back-end gave back and that is handed on again counts again)
-   */
-  public record QueueMetrics(QueueStatus status, LatencyBuckets.Snapshot queueWait)
-      implements NoSerializationVerificationNeeded {}
 
   /** The queue's view of one back-end actor. */
   private static final class Backend {
@@ -143,7 +132,6 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private long noBackendUp;
   private long abandoned;
   private long stoppedWaiting;
-  private final LatencyBuckets queueWait = new LatencyBuckets();
 
   private QueueActor(ActorContext<Command> context, TimerScheduler<Command> timers, String pool, int poolSize,
       QueueSettings settings, Balance balance, ConnectionGate gate, String gateKey, Duration reportInterval) {
@@ -179,7 +167,6 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
         .onMessageEquals(Tick.EXPIRE, this::onExpireTick)
         .onMessageEquals(Tick.REPORT, this::onReportTick)
         .onMessage(GetStatus.class, this::onGetStatus)
-        .onMessage(GetMetrics.class, this::onGetMetrics)
         .onSignal(PreRestart.class, signal -> stopWaiting("the pool's queue restarted after an internal error"))
         .onSignal(PostStop.class, signal -> stopWaiting("the node is stopping"))
         .build();
@@ -251,7 +238,6 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   }
 
   private void assign(Backend backend, Work work) {
-    queueWait.record(System.nanoTime() - work.enqueuedNanos());
     backend.sent++;
     backend.ref.tell(new Assign(work, incarnation, backend.incarnation));
   }
@@ -410,13 +396,6 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private Behavior<Command> onGetStatus(GetStatus get) {
     get.replyTo().tell(new QueueStatus(waiting.size(), accepted, rejectedFull, expired, noBackendUp, abandoned,
         stoppedWaiting));
-    return this;
-  }
-
-  private Behavior<Command> onGetMetrics(GetMetrics get) {
-    get.replyTo().tell(new QueueMetrics(
-        new QueueStatus(waiting.size(), accepted, rejectedFull, expired, abandoned, stoppedWaiting),
-        queueWait.snapshot()));
     return this;
   }
 
