@@ -449,7 +449,8 @@ public final class SluiceNode implements AutoCloseable {
       samples.add(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(), b.served(),
           b.badGateway(), b.gatewayTimeout(), b.clientAborted(), m.responseTimes()));
     }
-    return new NodeMetrics.PoolSample(pool, s.waiting(), s.rejectedFull(), s.expired(), s.stoppedWaiting(),
+    return new NodeMetrics.PoolSample(pool, s.waiting(), s.rejectedFull(), s.expired(), s.noBackendUp(),
+        s.stoppedWaiting(),
         gate.refused(pool + "-" + loop), queueWait, samples);
   }
 
@@ -465,7 +466,8 @@ public final class SluiceNode implements AutoCloseable {
           x.clientAborted() + y.clientAborted(), x.responseTimes().plus(y.responseTimes())));
     }
     return new NodeMetrics.PoolSample(a.pool(), a.queueLength() + b.queueLength(), a.rejectedFull() + b.rejectedFull(),
-        a.expired() + b.expired(), a.stopped() + b.stopped(), a.refusedConnections() + b.refusedConnections(),
+        a.expired() + b.expired(), a.noBackendUp() + b.noBackendUp(), a.stopped() + b.stopped(),
+        a.refusedConnections() + b.refusedConnections(),
         a.queueWait().plus(b.queueWait()), backends);
   }
 

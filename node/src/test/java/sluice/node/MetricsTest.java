@@ -3,9 +3,12 @@ package sluice.node;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -69,7 +72,7 @@ class MetricsTest {
           assertEquals(0, after.value("sluice_pool_queue_length", Map.of("pool", "web")));
           double slots = after.value("sluice_backend_slots", b);
           assertTrue(slots >= 1 && slots <= 4, "slots held within the limit: " + slots);
-          for (String reason : List.of("queue_full", "queue_timeout", "stopping")) {
+          for (String reason : List.of("queue_full", "queue_timeout", "no_backend_up", "stopping")) {
             assertEquals(0, after.value("sluice_pool_rejected_requests_total", labels("pool", "web", "reason", reason)));
           }
           assertEquals(0, after.value("sluice_pool_refused_connections_total", Map.of("pool", "web")));
@@ -136,6 +139,31 @@ class MetricsTest {
         assertTrue(after.value("sluice_pool_queue_wait_seconds_sum", Map.of("pool", "web")) >= waitedAtLeast,
             "the second request's wait is in the sum: at least " + waitedAtLeast + " s");
       }
+    }
+  }
+
+  @Test
+  void aBackendKnownDownIsUpZeroAndIts503sAreCounted() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      closed = s.getLocalPort(); // nothing listens there once it is closed
+    }
+    var settings = TestSettings.onePool(closed, 4, TestSettings.queue(100, Duration.ofSeconds(30), 100),
+        TestSettings.connections());
+    try (SluiceNode node = SluiceNode.start(settings, ConfigFactory.parseResources("application-test.conf"))) {
+      // the pre-opened connection is refused: the back-end is known down
+      Nodes.awaitStatus(node, Duration.ofSeconds(30),
+          s -> s.backends().get(0).leaseValid() && !s.backends().get(0).up());
+      Map<String, String> b = labels("backend", "127.0.0.1:" + closed, "pool", "web");
+      try (RawHttp http = RawHttp.connect(node.httpPort())) {
+        assertEquals(503, http.get("/down-1").status());
+        assertEquals(503, http.get("/down-2").status());
+      }
+      Metrics m = scrape(node);
+      assertEquals(0, m.value("sluice_backend_up", b));
+      assertEquals(2, m.value("sluice_pool_rejected_requests_total", labels("pool", "web", "reason", "no_backend_up")));
+      assertEquals(0, m.value("sluice_backend_requests_total", with(b, "outcome", "served")));
+      assertEquals(0, m.value("sluice_pool_queue_wait_seconds_count", Map.of("pool", "web")));
     }
   }
 

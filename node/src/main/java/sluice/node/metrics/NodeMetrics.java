@@ -39,7 +39,7 @@ public final class NodeMetrics implements AutoCloseable {
       long badGateway, long gatewayTimeout, long clientAborted, LatencyBuckets.Snapshot responseTimes) {}
 
   /** One pool, summed over this node's event loops. */
-  public record PoolSample(String pool, int queueLength, long rejectedFull, long expired, long stopped,
+  public record PoolSample(String pool, int queueLength, long rejectedFull, long expired, long noBackendUp, long stopped,
       long refusedConnections, LatencyBuckets.Snapshot queueWait, List<BackendSample> backends) {}
 
   /** Everything a scrape shows, pools and back-ends in configuration order. */
@@ -84,6 +84,7 @@ public final class NodeMetrics implements AutoCloseable {
         .tag("pool", pool).description("requests waiting in the pool's queue on this node").register(registry);
     rejected(p, pool, "queue_full", PoolSample::rejectedFull);
     rejected(p, pool, "queue_timeout", PoolSample::expired);
+    rejected(p, pool, "no_backend_up", PoolSample::noBackendUp);
     rejected(p, pool, "stopping", PoolSample::stopped);
     FunctionCounter.builder("sluice.pool.refused.connections", this, m -> m.pool(p).refusedConnections())
         .tag("pool", pool).description("client connections refused while the pool's queue was above its threshold")
@@ -149,7 +150,7 @@ public final class NodeMetrics implements AutoCloseable {
   }
 
   private static Sample empty(List<Layout> layout) {
-    return new Sample(layout.stream().map(l -> new PoolSample(l.pool(), 0, 0, 0, 0, 0, LatencyBuckets.Snapshot.EMPTY,
+    return new Sample(layout.stream().map(l -> new PoolSample(l.pool(), 0, 0, 0, 0, 0, 0, LatencyBuckets.Snapshot.EMPTY,
         l.backends().stream().map(id -> new BackendSample(id, false, 0, 0, 0, 0, 0, 0, 0,
             LatencyBuckets.Snapshot.EMPTY)).toList())).toList(), 0);
   }
