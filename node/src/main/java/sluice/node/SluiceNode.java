@@ -614,7 +614,8 @@ public final class SluiceNode implements AutoCloseable {
           .toCompletableFuture());
     }
     return CompletableFuture.allOf(entities.toArray(CompletableFuture[]::new))
-        .thenApply(done -> new AdminServer.ClusterView(members, entities.stream().map(CompletableFuture::join).toList()));
+        .thenApply(done -> new AdminServer.ClusterView(members,
+            entities.stream().map(CompletableFuture::join).toList()));
   }
 
   /** The operator's listener's address. */

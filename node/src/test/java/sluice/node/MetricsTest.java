@@ -73,7 +73,8 @@ class MetricsTest {
           double slots = after.value("sluice_backend_slots", b);
           assertTrue(slots >= 1 && slots <= 4, "slots held within the limit: " + slots);
           for (String reason : List.of("queue_full", "queue_timeout", "no_backend_up", "stopping")) {
-            assertEquals(0, after.value("sluice_pool_rejected_requests_total", labels("pool", "web", "reason", reason)));
+            assertEquals(0, after.value("sluice_pool_rejected_requests_total",
+                labels("pool", "web", "reason", reason)));
           }
           assertEquals(0, after.value("sluice_pool_refused_connections_total", Map.of("pool", "web")));
           assertBucketsCumulative(after, "sluice_backend_response_seconds", b);

@@ -53,7 +53,7 @@ public final class AdminServer extends AllDirectives {
     /** The name of the algorithm that sets the back-end's limit. */
     String algorithm(String backendId);
 
-    /** The cluster's members and every back-end entity's book; never fails (an entity that does not answer says why). */
+    /** The cluster's members and every back-end entity's book; never fails (an entity that is silent says why). */
     CompletionStage<ClusterView> cluster();
   }
 

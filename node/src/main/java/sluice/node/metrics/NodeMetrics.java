@@ -39,8 +39,8 @@ public final class NodeMetrics implements AutoCloseable {
       long badGateway, long gatewayTimeout, long clientAborted, LatencyBuckets.Snapshot responseTimes) {}
 
   /** One pool, summed over this node's event loops. */
-  public record PoolSample(String pool, int queueLength, long rejectedFull, long expired, long noBackendUp, long stopped,
-      long refusedConnections, LatencyBuckets.Snapshot queueWait, List<BackendSample> backends) {}
+  public record PoolSample(String pool, int queueLength, long rejectedFull, long expired, long noBackendUp,
+      long stopped, long refusedConnections, LatencyBuckets.Snapshot queueWait, List<BackendSample> backends) {}
 
   /** Everything a scrape shows, pools and back-ends in configuration order. */
   public record Sample(List<PoolSample> pools, long clientConnections) {}
