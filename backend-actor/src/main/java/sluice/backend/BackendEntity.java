@@ -1,8 +1,11 @@
 package sluice.backend;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -61,6 +64,9 @@ public final class BackendEntity extends AbstractBehavior<Object> {
 
   private static final Duration SHORTEST_TICK = Duration.ofMillis(10);
 
+  /** Small limit changes are logged (INFO) as one line at most this often; each decision is at DEBUG. */
+  static final Duration LIMIT_SUMMARY_EVERY = Duration.ofSeconds(5);
+
   /** Registers the entity type on this node. */
   public static ActorRef<?> initSharding(ActorSystem<?> system, Duration controllerWindow, Duration leaseTime) {
     return ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx ->
@@ -97,6 +103,9 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   private LimitSpec spec;
   private ActorRef<Controller.Command> controller;
   private String lastReason = "no limit yet";
+  private final LimitChangeLog limitLog;
+  private boolean decided;
+  private long lastDecisionNanos;
 
   private BackendEntity(ActorContext<Object> context, TimerScheduler<Object> timers, String backendId,
       Duration controllerWindow, Duration leaseTime, Members members, LongSupplier nanoClock) {
@@ -106,6 +115,7 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     this.members = members;
     this.nanoClock = nanoClock;
     this.book = new LeaseBook<>(newEpoch(), leaseTime, nanoClock);
+    this.limitLog = new LimitChangeLog(LIMIT_SUMMARY_EVERY, nanoClock);
     Duration tick = leaseTime.dividedBy(4);
     timers.startTimerWithFixedDelay(Tick.INSTANCE, tick.compareTo(SHORTEST_TICK) < 0 ? SHORTEST_TICK : tick);
     context.getLog().debug("backend {}: epoch {} starts learning", backendId, book.epoch());
@@ -125,6 +135,7 @@ public final class BackendEntity extends AbstractBehavior<Object> {
         .onMessage(SampleBatch.class, this::onSampleBatch)
         .onMessage(LimitDecision.class, this::onLimitDecision)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(LeaseProtocol.GetLeases.class, this::onGetLeases)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onSignal(Terminated.class, this::onNodeGone)
         .build();
@@ -168,10 +179,13 @@ public final class BackendEntity extends AbstractBehavior<Object> {
 
   private Behavior<Object> onLimitDecision(LimitDecision decision) {
     if (decision.limit() != book.limit()) {
-      getContext().getLog().info("backend {}: limit {} -> {}: {}", backendId, book.limit(), decision.limit(),
+      getContext().getLog().debug("backend {}: limit {} -> {}: {}", backendId, book.limit(), decision.limit(),
           decision.reason());
+      limitLog.decided(decision.limit(), decision.reason()).ifPresent(this::logLimit);
     }
     lastReason = decision.reason();
+    lastDecisionNanos = nanoClock.getAsLong();
+    decided = true;
     send(book.setLimit(decision.limit()));
     return this;
   }
@@ -182,7 +196,36 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     return this;
   }
 
+  /** At INFO, only what {@link LimitChangeLog} lets through: the first limit, large moves, a summary of small ones. */
+  private void logLimit(LimitChangeLog.Summary s) {
+    if (s.first()) {
+      getContext().getLog().info("backend {}: limit {}: {}", backendId, s.to(), s.lastReason());
+    } else {
+      getContext().getLog().info("backend {}: limit {} -> {} over {} s ({} decision(s), between {} and {}), last: {}",
+          backendId, s.from(), s.to(), String.format(Locale.ROOT, "%.1f", s.seconds()), s.decisions(), s.lowest(),
+          s.highest(), s.lastReason());
+    }
+  }
+
+  /** Who holds what, summed per cluster member over its pools (one per event loop). */
+  private Behavior<Object> onGetLeases(LeaseProtocol.GetLeases get) {
+    Map<String, int[]> perMember = new LinkedHashMap<>();
+    for (ActorRef<Lease> pool : book.holders()) {
+      int[] sums = perMember.computeIfAbsent(members.memberOf(pool).hostPort(), m -> new int[3]);
+      sums[0]++;
+      sums[1] += book.granted(pool);
+      sums[2] += book.committed(pool);
+    }
+    List<LeaseProtocol.NodeLease> nodes = new ArrayList<>();
+    perMember.forEach((member, sums) -> nodes.add(new LeaseProtocol.NodeLease(member, sums[0], sums[1], sums[2])));
+    long ago = decided ? (nanoClock.getAsLong() - lastDecisionNanos) / 1_000_000 : -1;
+    get.replyTo().tell(new LeaseProtocol.Leases(backendId, book.epoch(), book.limit(), book.learning(),
+        spec == null ? "" : spec.algorithm(), lastReason, ago, nodes));
+    return this;
+  }
+
   private Behavior<Object> onTick() {
+    limitLog.tick().ifPresent(this::logLimit);
     boolean wasLearning = book.learning();
     LeaseBook.Expired<ActorRef<Lease>> expired = book.expire();
     for (Map.Entry<ActorRef<Lease>, Integer> gone : expired.dropped().entrySet()) {

@@ -217,6 +217,11 @@ public final class LeaseBook<N> {
     return accounts.size();
   }
 
+  /** The nodes in the book, in the order it first heard of them. */
+  public List<N> holders() {
+    return List.copyOf(accounts.keySet());
+  }
+
   public boolean knows(N node) {
     return accounts.containsKey(node);
   }

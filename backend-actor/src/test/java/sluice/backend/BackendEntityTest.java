@@ -1,6 +1,7 @@
 package sluice.backend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -82,6 +83,27 @@ class BackendEntityTest {
     TestProbe<LeaseProtocol.Status> status = testKit.createTestProbe();
     entity.tell(new LeaseProtocol.GetStatus("two", status.ref()));
     assertEquals(8, status.receiveMessage().granted());
+  }
+
+  @Test
+  void theLeasesQueryShowsEveryHolderAndTheLastDecision() {
+    var entity = entity("query");
+    Pool a = new Pool();
+    Pool b = new Pool();
+    entity.tell(a.demand("query", 3, 0));
+    entity.tell(b.demand("query", 2, 0));
+    assertEquals(3, a.latest().granted());
+    assertEquals(2, b.latest().granted());
+    TestProbe<LeaseProtocol.Leases> probe = testKit.createTestProbe();
+    entity.tell(new LeaseProtocol.GetLeases("query", probe.ref()));
+    LeaseProtocol.Leases leases = probe.receiveMessage();
+    assertEquals("fixed", leases.algorithm());
+    assertEquals(8, leases.limit());
+    assertEquals("initial limit of algorithm fixed", leases.lastReason());
+    // both pools live in this one test system: one member with two pools
+    assertEquals(1, leases.nodes().size());
+    assertEquals(new LeaseProtocol.NodeLease(leases.nodes().get(0).member(), 2, 5, 5), leases.nodes().get(0));
+    assertTrue(leases.lastDecisionAgoMillis() >= 0, "a decision was made: " + leases);
   }
 
   @Test

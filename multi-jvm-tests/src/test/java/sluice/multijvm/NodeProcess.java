@@ -111,6 +111,11 @@ final class NodeProcess implements AutoCloseable {
     return get("/status").filter(r -> r.statusCode() == 200).map(r -> Status.of(r.body()));
   }
 
+  /** The node's /status as it sent it, or empty if it does not answer. */
+  Optional<String> statusJson() {
+    return get("/status").filter(r -> r.statusCode() == 200).map(HttpResponse::body);
+  }
+
   private Optional<HttpResponse<String>> get(String path) {
     try {
       HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.admin() + path))

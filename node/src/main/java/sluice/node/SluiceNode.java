@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -19,6 +20,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.sharding.ShardRegion;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery;
 import org.apache.pekko.cluster.sharding.typed.GetShardRegionState;
@@ -36,12 +38,15 @@ import sluice.backend.BackendEntity;
 import sluice.node.backend.BackendActor;
 import sluice.node.http.HttpListener;
 import sluice.node.loop.EventLoops;
+import sluice.node.metrics.LatencyBuckets;
+import sluice.node.metrics.NodeMetrics;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
 import sluice.node.settings.PoolSettings;
 import sluice.node.settings.SluiceSettings;
+import sluice.protocol.LeaseProtocol;
 
 /**
  * A running dispatcher node: its data plane (Netty event loops and the HTTP listener), its
@@ -66,17 +71,32 @@ public final class SluiceNode implements AutoCloseable {
   private final List<String> poolNames;
   private final HttpListener listener;
   private final String nodeId;
+  private final ConnectionGate gate;
+  private final int loopCount;
+  private final NodeMetrics metrics;
+  /** The limit algorithm of every back-end, by id, in configuration order. */
+  private final Map<String, String> algorithms = new LinkedHashMap<>();
   private volatile ServerBinding admin;
   private volatile boolean draining;
 
   private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, List<PoolOnLoop> actors, List<String> poolNames,
-      HttpListener listener, String nodeId) {
+      HttpListener listener, String nodeId, ConnectionGate gate, SluiceSettings settings) {
     this.loops = loops;
     this.system = system;
     this.actors = actors;
     this.poolNames = poolNames;
     this.listener = listener;
     this.nodeId = nodeId;
+    this.gate = gate;
+    this.loopCount = loops.size();
+    List<NodeMetrics.Layout> layout = new ArrayList<>();
+    for (PoolSettings pool : settings.pools().values()) {
+      layout.add(new NodeMetrics.Layout(pool.name(), pool.backends().stream().map(BackendSettings::id).toList()));
+    }
+    this.metrics = new NodeMetrics(layout, this::metricsSample);
+    for (BackendSettings backend : settings.allBackends()) {
+      algorithms.put(backend.id(), backend.limit().algorithm());
+    }
   }
 
   /**
@@ -116,7 +136,8 @@ public final class SluiceNode implements AutoCloseable {
       HttpListener listener = HttpListener.bind(loops, settings.http(), settings.routes(), settings.defaultPool(),
           queuesPerLoop, gate, exchangeGuard(settings), retryAfter(settings));
       String nodeId = Cluster.get(system).selfMember().address().hostPort();
-      SluiceNode node = new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener, nodeId);
+      SluiceNode node = new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener, nodeId,
+          gate, settings);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
       node.admin = AdminServer.bind(system, settings.admin(), node.adminView()).toCompletableFuture()
@@ -382,6 +403,75 @@ public final class SluiceNode implements AutoCloseable {
   }
 
   /**
+   * What /metrics shows: every queue (GetStatus) and back-end actor (GetMetrics) asked once
+   * (its state is its own, read on its own thread), summed per pool over the event loops.
+   */
+  private CompletionStage<NodeMetrics.Sample> metricsSample() {
+    Duration timeout = Duration.ofSeconds(5);
+    List<CompletableFuture<QueueActor.QueueStatus>> queues = new ArrayList<>();
+    List<List<CompletableFuture<BackendActor.Metrics>>> backends = new ArrayList<>();
+    for (PoolOnLoop p : actors) {
+      queues.add(AskPattern.<QueueActor.Command, QueueActor.QueueStatus>ask(p.queue(), QueueActor.GetStatus::new,
+          timeout, system.scheduler()).toCompletableFuture());
+      List<CompletableFuture<BackendActor.Metrics>> each = new ArrayList<>();
+      for (ActorRef<BackendActor.Command> b : p.backends()) {
+        each.add(AskPattern.<BackendActor.Command, BackendActor.Metrics>ask(b, BackendActor.GetMetrics::new,
+            timeout, system.scheduler()).toCompletableFuture());
+      }
+      backends.add(each);
+    }
+    List<CompletableFuture<?>> all = new ArrayList<>(queues);
+    backends.forEach(all::addAll);
+    int perLoop = poolNames.size();
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(done -> {
+      List<NodeMetrics.PoolSample> pools = new ArrayList<>();
+      for (int p = 0; p < perLoop; p++) {
+        NodeMetrics.PoolSample sum = null;
+        for (int loop = 0; loop < loopCount; loop++) {
+          int i = loop * perLoop + p; // actors are loop-major, pools in configuration order
+          NodeMetrics.PoolSample here = poolSample(actors.get(i).pool(), loop, queues.get(i).join(),
+              backends.get(i).stream().map(CompletableFuture::join).toList());
+          sum = sum == null ? here : plus(sum, here);
+        }
+        pools.add(sum);
+      }
+      return new NodeMetrics.Sample(pools, listener.openConnections());
+    });
+  }
+
+  private NodeMetrics.PoolSample poolSample(String pool, int loop, QueueActor.QueueStatus s,
+      List<BackendActor.Metrics> backends) {
+    List<NodeMetrics.BackendSample> samples = new ArrayList<>();
+    LatencyBuckets.Snapshot queueWait = LatencyBuckets.Snapshot.EMPTY;
+    for (BackendActor.Metrics m : backends) {
+      queueWait = queueWait.plus(m.queueWaits());
+      BackendActor.Status b = m.status();
+      samples.add(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(), b.served(),
+          b.badGateway(), b.gatewayTimeout(), b.clientAborted(), m.responseTimes()));
+    }
+    return new NodeMetrics.PoolSample(pool, s.waiting(), s.rejectedFull(), s.expired(), s.noBackendUp(),
+        s.stoppedWaiting(),
+        gate.refused(pool + "-" + loop), queueWait, samples);
+  }
+
+  /** One pool on two loops, as one: counts add up, the limit is the highest told, up if up anywhere. */
+  private static NodeMetrics.PoolSample plus(NodeMetrics.PoolSample a, NodeMetrics.PoolSample b) {
+    List<NodeMetrics.BackendSample> backends = new ArrayList<>();
+    for (int i = 0; i < a.backends().size(); i++) {
+      NodeMetrics.BackendSample x = a.backends().get(i);
+      NodeMetrics.BackendSample y = b.backends().get(i);
+      backends.add(new NodeMetrics.BackendSample(x.id(), x.up() || y.up(), Math.max(x.limit(), y.limit()),
+          x.slots() + y.slots(), x.inFlight() + y.inFlight(), x.served() + y.served(),
+          x.badGateway() + y.badGateway(), x.gatewayTimeout() + y.gatewayTimeout(),
+          x.clientAborted() + y.clientAborted(), x.responseTimes().plus(y.responseTimes())));
+    }
+    return new NodeMetrics.PoolSample(a.pool(), a.queueLength() + b.queueLength(), a.rejectedFull() + b.rejectedFull(),
+        a.expired() + b.expired(), a.noBackendUp() + b.noBackendUp(), a.stopped() + b.stopped(),
+        a.refusedConnections() + b.refusedConnections(),
+        a.queueWait().plus(b.queueWait()), backends);
+  }
+
+  /**
    * Hooks the node's graceful stop into Pekko's coordinated shutdown, which a SIGTERM, a
    * {@link #close()} or the cluster downing this node runs: stop accepting (service-unbind),
    * serve what is queued and in flight for up to {@code drainTimeout} while keep-alive client
@@ -473,6 +563,21 @@ public final class SluiceNode implements AutoCloseable {
       public boolean draining() {
         return draining;
       }
+
+      @Override
+      public CompletionStage<String> metrics() {
+        return metrics.scrape();
+      }
+
+      @Override
+      public String algorithm(String backendId) {
+        return algorithms.getOrDefault(backendId, "");
+      }
+
+      @Override
+      public CompletionStage<AdminServer.ClusterView> cluster() {
+        return node.cluster();
+      }
     };
   }
 
@@ -488,6 +593,31 @@ public final class SluiceNode implements AutoCloseable {
             .toList());
   }
 
+  /**
+   * The cluster's members (as this node's gossip has them) and every back-end's entity's
+   * book, asked wherever the entity runs (a cross-node ask: GetLeases, Kryo).
+   */
+  CompletionStage<AdminServer.ClusterView> cluster() {
+    Cluster cluster = Cluster.get(system);
+    Address self = cluster.selfMember().address();
+    List<AdminServer.Member> members = new ArrayList<>();
+    for (Member m : cluster.state().getMembers()) {
+      members.add(new AdminServer.Member(m.address().hostPort(), m.status().toString(), m.address().equals(self)));
+    }
+    ClusterSharding sharding = ClusterSharding.get(system);
+    List<CompletableFuture<AdminServer.EntityView>> entities = new ArrayList<>();
+    for (String id : algorithms.keySet()) {
+      entities.add(sharding.entityRefFor(BackendEntity.TYPE_KEY, id)
+          .<LeaseProtocol.Leases>ask(replyTo -> new LeaseProtocol.GetLeases(id, replyTo), Duration.ofSeconds(3))
+          .thenApply(l -> new AdminServer.EntityView(id, Optional.of(l), ""))
+          .exceptionally(e -> new AdminServer.EntityView(id, Optional.empty(), "no answer: " + e))
+          .toCompletableFuture());
+    }
+    return CompletableFuture.allOf(entities.toArray(CompletableFuture[]::new))
+        .thenApply(done -> new AdminServer.ClusterView(members,
+            entities.stream().map(CompletableFuture::join).toList()));
+  }
+
   /** The operator's listener's address. */
   public InetSocketAddress adminAddress() {
     return admin.localAddress();
@@ -501,6 +631,7 @@ public final class SluiceNode implements AutoCloseable {
       log.warn("closing the listener failed: {}", e.toString());
     }
     loops.close();
+    metrics.close();
   }
 
   /**

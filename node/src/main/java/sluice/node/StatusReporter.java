@@ -69,8 +69,10 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
           pool.pool(), b.id(), b.up() ? "up" : "DOWN", b.inFlight(), b.limit(), b.granted(),
           b.leaseValid() ? "" : " (lease lapsed)", pool.queueLength(),
           Math.round(b.ratePerSecond()), String.format("%.1f", b.p99Millis()), b.served(), b.failed());
-      if (!b.limitReason().isEmpty() && !b.limitReason().equals(printedReasons.put(b.id(), b.limitReason()))) {
-        getContext().getLog().info("status pool={} backend={} limit {} because {}", pool.pool(), b.id(), b.limit(),
+      // every decision changes the reason: at DEBUG; the back-end's entity logs limit changes at INFO, summarised
+      if (!b.limitReason().isEmpty() && getContext().getLog().isDebugEnabled()
+          && !b.limitReason().equals(printedReasons.put(b.id(), b.limitReason()))) {
+        getContext().getLog().debug("status pool={} backend={} limit {} because {}", pool.pool(), b.id(), b.limit(),
             b.limitReason());
       }
     }

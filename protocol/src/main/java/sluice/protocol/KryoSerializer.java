@@ -7,6 +7,8 @@ import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.Pool;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.pekko.actor.ExtendedActorSystem;
@@ -59,6 +61,8 @@ public final class KryoSerializer extends JSerializer {
     kryo.register(LeaseProtocol.Status.class, 25);
     kryo.register(LimitDecision.class, 26);
     kryo.register(LeaseProtocol.Release.class, 27);
+    kryo.register(LeaseProtocol.GetLeases.class, 28);
+    kryo.register(LeaseProtocol.Leases.class, new LeasesSerializer(), 29);
   }
 
   private Kryo newKryo() {
@@ -142,6 +146,45 @@ public final class KryoSerializer extends JSerializer {
         params.put(input.readString(), input.readString());
       }
       return new LimitSpec(algorithm, min, max, initial, params);
+    }
+  }
+
+  /** Written by hand: its list is immutable, which Kryo cannot rebuild; and small this way. */
+  private static final class LeasesSerializer extends Serializer<LeaseProtocol.Leases> {
+    @Override
+    public void write(Kryo kryo, Output output, LeaseProtocol.Leases leases) {
+      output.writeString(leases.backendId());
+      output.writeLong(leases.epoch());
+      output.writeVarInt(leases.limit(), true);
+      output.writeBoolean(leases.learning());
+      output.writeString(leases.algorithm());
+      output.writeString(leases.lastReason());
+      output.writeVarLong(leases.lastDecisionAgoMillis(), false);
+      output.writeVarInt(leases.nodes().size(), true);
+      for (LeaseProtocol.NodeLease n : leases.nodes()) {
+        output.writeString(n.member());
+        output.writeVarInt(n.pools(), true);
+        output.writeVarInt(n.granted(), true);
+        output.writeVarInt(n.counted(), true);
+      }
+    }
+
+    @Override
+    public LeaseProtocol.Leases read(Kryo kryo, Input input, Class<? extends LeaseProtocol.Leases> type) {
+      String backendId = input.readString();
+      long epoch = input.readLong();
+      int limit = input.readVarInt(true);
+      boolean learning = input.readBoolean();
+      String algorithm = input.readString();
+      String lastReason = input.readString();
+      long ago = input.readVarLong(false);
+      int size = input.readVarInt(true);
+      List<LeaseProtocol.NodeLease> nodes = new ArrayList<>(size);
+      for (int i = 0; i < size; i++) {
+        nodes.add(new LeaseProtocol.NodeLease(input.readString(), input.readVarInt(true), input.readVarInt(true),
+            input.readVarInt(true)));
+      }
+      return new LeaseProtocol.Leases(backendId, epoch, limit, learning, algorithm, lastReason, ago, nodes);
     }
   }
 

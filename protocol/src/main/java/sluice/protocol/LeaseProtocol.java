@@ -1,5 +1,6 @@
 package sluice.protocol;
 
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -27,7 +28,8 @@ public final class LeaseProtocol {
   private LeaseProtocol() {}
 
   /** Sent to the back-end entity. */
-  public sealed interface Command extends KryoMessage permits Demand, Release, SampleBatch, GetStatus, LimitDecision {}
+  public sealed interface Command extends KryoMessage permits Demand, Release, SampleBatch, GetStatus, GetLeases,
+      LimitDecision {}
 
   /**
    * A node's periodic report for one back-end: also a lease renewal. {@code replyTo}
@@ -125,4 +127,32 @@ public final class LeaseProtocol {
   public record Status(
       String backendId, long epoch, int limit, int granted, int nodes, boolean learning, String lastReason)
       implements KryoMessage {}
+
+  /** Asks the entity who holds what of the back-end (the operator's /status). */
+  public record GetLeases(String backendId, ActorRef<Leases> replyTo) implements Command {}
+
+  /**
+   * The entity's book as an operator sees it: the limit, the algorithm that sets it and its
+   * last decision, and per cluster member the slots of its pools (one per event loop).
+   *
+   * @param algorithm             the limit spec's algorithm ("" before the first demand)
+   * @param lastDecisionAgoMillis how long ago the last decision came, on the entity's clock (-1: none yet)
+   * @param nodes                 members in the order the book first heard of them
+   */
+  public record Leases(String backendId, long epoch, int limit, boolean learning, String algorithm,
+      String lastReason, long lastDecisionAgoMillis, List<NodeLease> nodes) implements KryoMessage {
+
+    public Leases {
+      nodes = List.copyOf(nodes);
+    }
+  }
+
+  /**
+   * One member's share: {@code granted} slots (the sum of its pools' grants) and
+   * {@code counted} (what the book counts as used: per pool the larger of its grant and what
+   * it reported held) over {@code pools} pools.
+   *
+   * @param member the member's address, e.g. {@code sluice@10.0.0.5:2552}
+   */
+  public record NodeLease(String member, int pools, int granted, int counted) {}
 }

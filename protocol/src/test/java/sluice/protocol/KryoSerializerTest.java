@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -67,6 +68,24 @@ class KryoSerializerTest {
     var lease = new LeaseProtocol.Lease("b", 9L, 1, 4, 1, 42L, 2_000_000_000L, "test");
     back.replyTo().tell(lease);
     assertEquals(lease, probe.receiveMessage());
+  }
+
+  @Test
+  void getLeases() {
+    TestProbe<LeaseProtocol.Leases> probe = testKit.createTestProbe();
+    var get = new LeaseProtocol.GetLeases("127.0.0.1:9001", probe.ref());
+    assertEquals(get, roundTrip(get));
+  }
+
+  @Test
+  void leases() {
+    var leases = new LeaseProtocol.Leases("127.0.0.1:9001", Long.MAX_VALUE, 24, false, "auto",
+        "auto: 900 req/s, mean 4.0 ms, limit 20 -> 24", 1_234L, List.of(
+            new LeaseProtocol.NodeLease("sluice@127.0.0.1:2552", 2, 12, 13),
+            new LeaseProtocol.NodeLease("sluice@127.0.0.1:2553", 1, 11, 11)));
+    assertEquals(leases, roundTrip(leases));
+    var none = new LeaseProtocol.Leases("b", 7L, 0, true, "", "no limit yet", -1L, List.of());
+    assertEquals(none, roundTrip(none));
   }
 
   @Test

@@ -3,23 +3,28 @@ package sluice.node.admin;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpCharsets;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import sluice.node.PoolStatus;
 import sluice.node.settings.AdminSettings;
+import sluice.protocol.LeaseProtocol;
 
 /**
  * The operator's listener (Pekko HTTP, off the request path): {@code GET /status} (JSON: every
- * pool and back-end as this node sees it), {@code GET /ready} (200 once the node is up in the
+ * pool and back-end as this node sees it), {@code GET /metrics} (Prometheus' text format), {@code GET /ready} (200 once the node is up in the
  * cluster and holds a lease for every back-end; 503 before that and while it stops) and
  * {@code GET /live}. With a token configured every request but /ready and /live must carry
  * {@code Authorization: Bearer <token>}.
@@ -41,7 +46,28 @@ public final class AdminServer extends AllDirectives {
     String memberStatus();
 
     boolean draining();
+
+    /** The metrics in Prometheus' text format (0.0.4). */
+    CompletionStage<String> metrics();
+
+    /** The name of the algorithm that sets the back-end's limit. */
+    String algorithm(String backendId);
+
+    /** The cluster's members and every back-end entity's book; never fails (an entity that is silent says why). */
+    CompletionStage<ClusterView> cluster();
   }
+
+  /** A cluster member as this node sees it. */
+  public record Member(String address, String status, boolean self) {}
+
+  /** One back-end's entity as it answered, or why it did not. */
+  public record EntityView(String backendId, Optional<LeaseProtocol.Leases> leases, String error) {}
+
+  public record ClusterView(List<Member> members, List<EntityView> backends) {}
+
+  /** Prometheus' text exposition format. */
+  private static final ContentType.WithFixedCharset PROMETHEUS_TEXT = MediaTypes.customWithFixedCharset("text", "plain",
+      HttpCharsets.UTF_8, Map.of("version", "0.0.4"), false).toContentType();
 
   private final Node node;
   private final Optional<byte[]> expected;
@@ -62,8 +88,11 @@ public final class AdminServer extends AllDirectives {
             ? complete(StatusCodes.SERVICE_UNAVAILABLE, "not ready: " + why.get() + "\n")
             : complete("ready\n")))),
         path("status", () -> authorized(() -> get(() -> onSuccess(
-            node.status().thenCombine(node.entitiesHere(), (pools, entities) -> json(pools, entities)),
-            text -> complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, text)))))));
+            node.status().thenCombine(node.entitiesHere(), StatusParts::new)
+                .thenCombine(node.cluster(), (parts, cluster) -> json(parts.pools(), parts.entitiesHere(), cluster)),
+            text -> complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, text)))))),
+        path("metrics", () -> authorized(() -> get(() -> onSuccess(node.metrics(),
+            text -> complete(HttpResponse.create().withEntity(PROMETHEUS_TEXT, text)))))));
   }
 
   private Route authorized(Supplier<Route> inner) {
@@ -76,7 +105,9 @@ public final class AdminServer extends AllDirectives {
         : complete(StatusCodes.UNAUTHORIZED, "a bearer token is required\n"));
   }
 
-  private String json(List<PoolStatus> pools, List<String> entitiesHere) {
+  private record StatusParts(List<PoolStatus> pools, List<String> entitiesHere) {}
+
+  private String json(List<PoolStatus> pools, List<String> entitiesHere, ClusterView cluster) {
     StringBuilder out = new StringBuilder(512);
     out.append("{\"node\":").append(quote(node.nodeId()))
         .append(",\"member\":").append(quote(node.memberStatus()))
@@ -122,11 +153,51 @@ public final class AdminServer extends AllDirectives {
             .append(",\"ratePerSecond\":").append(Math.round(b.ratePerSecond()))
             .append(",\"p99Millis\":").append(String.format(java.util.Locale.ROOT, "%.2f", b.p99Millis()))
             .append(",\"limitReason\":").append(quote(b.limitReason()))
+            .append(",\"algorithm\":").append(quote(node.algorithm(b.id())))
             .append('}');
       }
       out.append("]}");
     }
-    return out.append("]}\n").toString();
+    out.append("],");
+    cluster(out, cluster);
+    return out.append("}\n").toString();
+  }
+
+  /** The cluster's members and, per back-end, its entity's book: last, so that the fields above come first. */
+  private static void cluster(StringBuilder out, ClusterView cluster) {
+    out.append("\"cluster\":{\"members\":[");
+    for (int i = 0; i < cluster.members().size(); i++) {
+      Member m = cluster.members().get(i);
+      out.append(i > 0 ? "," : "").append("{\"address\":").append(quote(m.address()))
+          .append(",\"status\":").append(quote(m.status()))
+          .append(",\"self\":").append(m.self()).append('}');
+    }
+    out.append("],\"backends\":[");
+    for (int i = 0; i < cluster.backends().size(); i++) {
+      EntityView e = cluster.backends().get(i);
+      out.append(i > 0 ? "," : "").append("{\"backend\":").append(quote(e.backendId()));
+      if (e.leases().isEmpty()) {
+        out.append(",\"error\":").append(quote(e.error())).append('}');
+        continue;
+      }
+      LeaseProtocol.Leases l = e.leases().get();
+      out.append(",\"epoch\":").append(quote(Long.toHexString(l.epoch())))
+          .append(",\"limit\":").append(l.limit())
+          .append(",\"learning\":").append(l.learning())
+          .append(",\"algorithm\":").append(quote(l.algorithm()))
+          .append(",\"lastDecision\":{\"reason\":").append(quote(l.lastReason()))
+          .append(",\"agoMillis\":").append(l.lastDecisionAgoMillis())
+          .append("},\"leases\":[");
+      for (int j = 0; j < l.nodes().size(); j++) {
+        LeaseProtocol.NodeLease n = l.nodes().get(j);
+        out.append(j > 0 ? "," : "").append("{\"member\":").append(quote(n.member()))
+            .append(",\"pools\":").append(n.pools())
+            .append(",\"granted\":").append(n.granted())
+            .append(",\"counted\":").append(n.counted()).append('}');
+      }
+      out.append("]}");
+    }
+    out.append("]}");
   }
 
   static String quote(String s) {

@@ -28,6 +28,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import sluice.node.http.BackendConnection;
 import sluice.node.http.Exchange;
 import sluice.node.loop.SweepPeriod;
+import sluice.node.metrics.LatencyBuckets;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
@@ -65,6 +66,17 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   public record Status(String id, boolean up, int limit, int granted, int inFlight, int connections, long served,
       long badGateway, long gatewayTimeout, long clientAborted, double ratePerSecond, double p99Millis,
       String limitReason, boolean leaseValid) implements NoSerializationVerificationNeeded {}
+
+  /** For /metrics: the status, and the response times and queue waits since start. */
+  public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
+
+  /**
+   * @param responseTimes time to the response's head of every response served on this loop
+   * @param queueWaits    time from joining the pool's queue to being taken here, of every
+   *                      request taken (once each, unless it went back to the queue unsent)
+   */
+  public record Metrics(Status status, LatencyBuckets.Snapshot responseTimes, LatencyBuckets.Snapshot queueWaits)
+      implements NoSerializationVerificationNeeded {}
 
   private record FromQueue(QueueActor.ToBackend message) implements Command {}
 
@@ -132,6 +144,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private long badGateway;
   private long gatewayTimeout;
   private long clientAborted;
+  private final LatencyBuckets responseTimes = new LatencyBuckets();
+  private final LatencyBuckets queueWaits = new LatencyBuckets();
 
   private BackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
       ConnectionSettings settings, CharSequence loadHeader, String nodeId, ActorRef<QueueActor.Command> queue,
@@ -220,6 +234,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         .onMessageEquals(Tick.STATUS, this::onStatusTick)
         .onMessageEquals(Tick.RETRY_CONNECT, this::onRetryConnect)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(GetMetrics.class, this::onGetMetrics)
         .onSignal(PreRestart.class, signal -> stopConnections("the back-end's actor restarted after an internal error"))
         .onSignal(PostStop.class, signal -> {
           stopConnections("the node is stopping");
@@ -251,6 +266,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       queue.tell(new QueueActor.Returned(e));
       return;
     }
+    queueWaits.record(System.nanoTime() - e.enqueuedNanos());
     tellCapacity(false);
   }
 
@@ -413,6 +429,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       return this;
     }
     served++;
+    responseTimes.record(done.rttNanos());
     samples.response(done.status(), done.rttNanos());
     if (done.reportedLoad() != null) {
       recordReportedLoad(done.reportedLoad());
@@ -691,10 +708,19 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   private Behavior<Command> onGetStatus(GetStatus get) {
-    get.replyTo().tell(new Status(backend.id(), up, lease.limit(), lease.granted(), busy, connections.size(),
-        served, badGateway, gatewayTimeout, clientAborted, samples.lastIntervalRate(),
-        samples.lastIntervalP99Millis(), lease.reason(), lease.valid()));
+    get.replyTo().tell(status());
     return this;
+  }
+
+  private Behavior<Command> onGetMetrics(GetMetrics get) {
+    get.replyTo().tell(new Metrics(status(), responseTimes.snapshot(), queueWaits.snapshot()));
+    return this;
+  }
+
+  private Status status() {
+    return new Status(backend.id(), up, lease.limit(), lease.granted(), busy, connections.size(),
+        served, badGateway, gatewayTimeout, clientAborted, samples.lastIntervalRate(),
+        samples.lastIntervalP99Millis(), lease.reason(), lease.valid());
   }
 
   /** Ends every request on this actor's connections and closes them: nothing is left hanging. */

@@ -2,6 +2,7 @@ package sluice.node.http;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -11,6 +12,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,11 +34,14 @@ public final class HttpListener implements AutoCloseable {
   private final Channel serverChannel;
   private final List<ClientTimeouts> timeouts;
   private final List<EventLoop> loops;
+  private final LongAdder openConnections;
 
-  private HttpListener(Channel serverChannel, List<ClientTimeouts> timeouts, List<EventLoop> loops) {
+  private HttpListener(Channel serverChannel, List<ClientTimeouts> timeouts, List<EventLoop> loops,
+      LongAdder openConnections) {
     this.serverChannel = serverChannel;
     this.timeouts = timeouts;
     this.loops = loops;
+    this.openConnections = openConnections;
   }
 
   /**
@@ -58,6 +63,8 @@ public final class HttpListener implements AutoCloseable {
     Map<EventLoop, ClientTimeouts> timeoutsByLoop = new IdentityHashMap<>();
     List<ClientTimeouts> allTimeouts = new java.util.ArrayList<>();
     List<EventLoop> allLoops = new java.util.ArrayList<>();
+    LongAdder open = new LongAdder();
+    ChannelFutureListener closed = future -> open.decrement();
     for (int i = 0; i < loops.size(); i++) {
       EventLoop loop = loops.loop(i);
       allLoops.add(loop);
@@ -78,16 +85,24 @@ public final class HttpListener implements AutoCloseable {
           protected void initChannel(Channel ch) {
             if (gate.refusing()) {
               log.debug("refusing connection from {}: a queue is above its threshold", ch.remoteAddress());
+              gate.countRefused();
               ch.close();
               return;
             }
+            open.increment();
+            ch.closeFuture().addListener(closed);
             EventLoop loop = ch.eventLoop();
             ch.pipeline().addLast(new RequestDecoder(limits),
                 new ClientConnection(routers.get(loop), timeoutsByLoop.get(loop), retryAfterSeconds));
           }
         });
     Channel channel = bootstrap.bind(new InetSocketAddress(http.host(), http.port())).sync().channel();
-    return new HttpListener(channel, List.copyOf(allTimeouts), List.copyOf(allLoops));
+    return new HttpListener(channel, List.copyOf(allTimeouts), List.copyOf(allLoops), open);
+  }
+
+  /** Client connections open now (for /metrics). */
+  public long openConnections() {
+    return openConnections.sum();
   }
 
   public InetSocketAddress localAddress() {
