@@ -153,7 +153,12 @@ class TcpRelayTest {
         }
         assertEquals(clients, intact, "clients whose echo came back byte for byte");
         assertEquals(clients, backend.accepted(), "one back-end connection per client");
-        assertEquals(8, backend.maxConcurrent(), "the back-end's own count of connections at once");
+        // the back-end counts a connection until its own FIN; Sluice holds the slot a little longer,
+        // until both sides have closed, so the back-end may see fewer than 8 at once, never more
+        int most = backend.maxConcurrent();
+        System.out.printf("200 clients, limit 8: the back-end held at most %d connections at once%n", most);
+        assertTrue(most <= 8, "the back-end's own count of connections at once: " + most);
+        assertTrue(most > 1, "the back-end served clients concurrently: " + most);
         PoolStatus status = Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.served() == clients);
         assertEquals(0, status.queueLength());
         assertEquals(0, status.inProgress());
@@ -229,10 +234,7 @@ class TcpRelayTest {
         awaitTrue(() -> backend.accepted() == 1, "the first client holds the slot");
         Socket second = connect(node);
         Nodes.awaitStatus(node, Duration.ofSeconds(5), s -> s.queueLength() == 1);
-        try (Socket third = connect(node)) {
-          IOException e = assertThrows(IOException.class, () -> third.getInputStream().read());
-          assertReset(e);
-        }
+        assertResetWithoutAByte(node);
         assertEquals(1, Nodes.status(node).rejectedFull());
         holder.close();
         second.getOutputStream().write("second".getBytes(StandardCharsets.US_ASCII));
@@ -273,9 +275,14 @@ class TcpRelayTest {
 
   @Test
   void queuedClientsWaitWhileTheOnlyBackendIsDownAndGoWhenItIsBack() throws Exception {
-    int port = freePort();
+    TcpTestBackend first = TcpTestBackend.start(Mode.ECHO);
+    int port = first.port();
     var settings = tcpPool(TestSettings.queue(100, Duration.ofSeconds(60), 100), 4, port);
     try (SluiceNode node = start(settings)) {
+      byte[] before = randomBytes(20_000, 99);
+      assertArrayEquals(before, echo(node, before));
+      first.close(); // the port is closed now
+
       List<Future<byte[]>> replies = new ArrayList<>();
       List<byte[]> sent = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
@@ -284,13 +291,15 @@ class TcpRelayTest {
         replies.add(threads.submit(() -> echo(node, data)));
       }
       Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> !s.backends().get(0).up() && s.queueLength() == 3);
-      try (TcpTestBackend backend = TcpTestBackend.start(Mode.ECHO, port, 0)) {
+      try (TcpTestBackend again = TcpTestBackend.start(Mode.ECHO, port, 0)) { // and open again
         for (int i = 0; i < 3; i++) {
           assertArrayEquals(sent.get(i), replies.get(i).get(30, TimeUnit.SECONDS));
         }
-        assertEquals(3, backend.accepted());
+        assertEquals(3, again.accepted());
         assertTrue(Nodes.status(node).backends().get(0).up());
       }
+    } finally {
+      first.close();
     }
   }
 
@@ -372,6 +381,21 @@ class TcpRelayTest {
   }
 
   // ---- helpers ------------------------------------------------------------------------
+
+  /** A client that connects now is reset: during its connect already, or on its first read. */
+  private static void assertResetWithoutAByte(SluiceNode node) throws IOException {
+    Socket s;
+    try {
+      s = connect(node);
+    } catch (SocketException e) {
+      assertReset(e); // Sluice accepted and reset it before the connect call returned
+      return;
+    }
+    try (s) {
+      IOException e = assertThrows(IOException.class, () -> s.getInputStream().read());
+      assertReset(e);
+    }
+  }
 
   private static void assertReset(IOException e) {
     assertTrue(e instanceof SocketException && String.valueOf(e.getMessage()).toLowerCase().contains("reset"),

@@ -585,7 +585,8 @@ public final class SettingsReader {
       }
       return given;
     }
-    if (routes.isEmpty() && !sluice.failed("routes") && !sluice.failed("pools")) {
+    // a broken tcp list may have left a TCP pool counted as HTTP: say nothing of it then
+    if (routes.isEmpty() && !sluice.failed("routes") && !sluice.failed("pools") && !sluice.failed("tcp")) {
       if (pools.size() == 1) {
         return Optional.of(pools.iterator().next());
       }
