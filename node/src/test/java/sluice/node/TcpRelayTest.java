@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,23 +58,32 @@ class TcpRelayTest {
     threads.shutdownNow();
   }
 
-  /** Pre-open 0 (nothing to pre-open in L4), idle timeout 30 s, connect timeout 2 s, backoff 100 ms to 1 s. */
-  static ConnectionSettings connections() {
-    return new ConnectionSettings(0, Duration.ofSeconds(30), Duration.ofSeconds(2), Duration.ofSeconds(10),
+  /** Pre-open 0 (nothing to pre-open in L4), the idle timeout, connect timeout 2 s, backoff 100 ms to 1 s. */
+  static ConnectionSettings connections(Duration idleTimeout) {
+    return new ConnectionSettings(0, idleTimeout, Duration.ofSeconds(2), Duration.ofSeconds(10),
         Duration.ofMillis(100), Duration.ofSeconds(1), 64 * 1024);
   }
 
-  /** One TCP pool "db" of the given back-ends behind one TCP listener on a free port. */
+  /** One TCP pool "db" of the given back-ends behind one TCP listener on a free port; idle timeout 30 s. */
   static SluiceSettings tcpPool(QueueSettings queue, int limit, int... ports) {
+    return tcpPool(queue, connections(Duration.ofSeconds(30)), limit, ports);
+  }
+
+  static SluiceSettings tcpPool(QueueSettings queue, ConnectionSettings connections, int limit, int... ports) {
+    return tcpPool(1, queue, connections, limit, ports);
+  }
+
+  static SluiceSettings tcpPool(int eventLoops, QueueSettings queue, ConnectionSettings connections, int limit,
+      int... ports) {
     List<BackendSettings> backends = new ArrayList<>();
     for (int port : ports) {
       backends.add(TestSettings.backend(port, limit));
     }
-    PoolSettings db = TestSettings.pool("db", backends, queue, connections());
+    PoolSettings db = TestSettings.pool("db", backends, queue, connections);
     Map<String, PoolSettings> pools = new LinkedHashMap<>();
     pools.put("db", db);
     return new SluiceSettings(TestSettings.http(), ClusterSettings.single("127.0.0.1", 0), pools, List.of(),
-        Optional.empty(), Duration.ofMillis(100), Duration.ofMillis(500), Duration.ZERO, 1, TestSettings.admin(),
+        Optional.empty(), Duration.ofMillis(100), Duration.ofMillis(500), Duration.ZERO, eventLoops, TestSettings.admin(),
         Duration.ofSeconds(2), List.of(new TcpSettings("127.0.0.1", 0, "127.0.0.1:0", "db")));
   }
 
@@ -167,6 +177,32 @@ class TcpRelayTest {
   }
 
   @Test
+  void onTwoEventLoopsTheLimitHoldsOverBoth() throws Exception {
+    try (TcpTestBackend backend = TcpTestBackend.start(Mode.ECHO)) {
+      var settings = tcpPool(2, TestSettings.queue(1000, Duration.ofSeconds(120), 1000),
+          connections(Duration.ofSeconds(30)), 8, backend.port());
+      try (SluiceNode node = start(settings)) {
+        int clients = 100;
+        List<Future<Boolean>> results = new ArrayList<>();
+        for (int i = 0; i < clients; i++) {
+          int size = 64 * 1024 + i * 101;
+          long seed = 1000 + i;
+          results.add(threads.submit(() -> {
+            byte[] sent = randomBytes(size, seed);
+            return Arrays.equals(sent, echo(node, sent));
+          }));
+        }
+        for (Future<Boolean> r : results) {
+          assertTrue(r.get(180, TimeUnit.SECONDS), "an echo came back byte for byte");
+        }
+        int most = backend.maxConcurrent();
+        assertTrue(most <= 8, "the back-end's own count of connections at once, over both loops: " + most);
+        assertEquals(clients, backend.accepted());
+      }
+    }
+  }
+
+  @Test
   void clientsAreAdmittedInTheOrderTheyConnected() throws Exception {
     try (TcpTestBackend backend = TcpTestBackend.start(Mode.REPLY_AFTER_EOF)) {
       var settings = tcpPool(TestSettings.queue(100, Duration.ofSeconds(60), 100), 1, backend.port());
@@ -241,6 +277,63 @@ class TcpRelayTest {
         second.shutdownOutput();
         assertEquals("second", new String(readAll(second.getInputStream()), StandardCharsets.US_ASCII));
         second.close();
+      }
+    }
+  }
+
+  @Test
+  void aClientThatResetsWhileItWaitsIsDroppedUnsent() throws Exception {
+    try (TcpTestBackend backend = TcpTestBackend.start(Mode.ECHO)) {
+      var settings = tcpPool(TestSettings.queue(100, Duration.ofSeconds(60), 100), 1, backend.port());
+      try (SluiceNode node = start(settings)) {
+        Socket holder = connect(node);
+        awaitTrue(() -> backend.accepted() == 1, "the first client holds the slot");
+        Socket leaving = connect(node);
+        leaving.getOutputStream().write("gone before its turn".getBytes(StandardCharsets.US_ASCII));
+        Nodes.awaitStatus(node, Duration.ofSeconds(5), s -> s.queueLength() == 1);
+        leaving.setSoLinger(true, 0);
+        leaving.close(); // a reset: the client is gone
+        holder.close();
+        byte[] next = randomBytes(5_000, 3);
+        assertArrayEquals(next, echo(node, next));
+        PoolStatus status = Nodes.awaitStatus(node, Duration.ofSeconds(5), s -> s.inProgress() == 0);
+        assertEquals(1, status.abandoned(), "dropped unsent: " + status);
+        assertEquals(2, backend.accepted(), "the client that left never reached the back-end");
+      }
+    }
+  }
+
+  @Test
+  void aBackendThatResetsTheConnectionResetsItsClient() throws Exception {
+    try (TcpTestBackend backend = TcpTestBackend.start(Mode.RESET_AFTER_READ)) {
+      var settings = tcpPool(TestSettings.queue(100, Duration.ofSeconds(60), 100), 1, backend.port());
+      try (SluiceNode node = start(settings); Socket s = connect(node)) {
+        s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+        IOException e = assertThrows(IOException.class, () -> s.getInputStream().read());
+        assertReset(e);
+        PoolStatus status = Nodes.awaitStatus(node, Duration.ofSeconds(5), st -> st.inProgress() == 0);
+        assertEquals(1, status.badGateway(), "counted as the back-end's failure: " + status);
+        assertEquals(0, status.served());
+      }
+    }
+  }
+
+  @Test
+  void aRelayIdleForTheIdleTimeoutIsClosedAndItsSlotFreed() throws Exception {
+    try (TcpTestBackend backend = TcpTestBackend.start(Mode.ECHO)) {
+      var settings = tcpPool(TestSettings.queue(100, Duration.ofSeconds(60), 100),
+          connections(Duration.ofMillis(300)), 1, backend.port());
+      try (SluiceNode node = start(settings); Socket idle = connect(node)) {
+        idle.getOutputStream().write("x".getBytes(StandardCharsets.US_ASCII));
+        assertEquals('x', idle.getInputStream().read());
+        // nothing more either way: Sluice resets the client and ends the back-end connection
+        IOException e = assertThrows(IOException.class, () -> idle.getInputStream().read());
+        assertReset(e);
+        awaitTrue(() -> backend.current() == 0, "the back-end saw its connection end");
+        PoolStatus status = Nodes.awaitStatus(node, Duration.ofSeconds(5), st -> st.inProgress() == 0);
+        assertEquals(1, status.gatewayTimeout(), "counted as an idle timeout: " + status);
+        byte[] next = randomBytes(1_000, 4);
+        assertArrayEquals(next, echo(node, next), "the slot is free for the next client");
       }
     }
   }

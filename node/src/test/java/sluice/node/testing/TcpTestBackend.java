@@ -36,11 +36,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * then answers {@code "ok <bytes> <sha-256 hex>\n"}; GREET_FIRST sends {@code "hello\n"} and its
  * FIN at once, then reads to the client's FIN and records {@code "<bytes> <sha-256 hex>"};
  * FLOOD writes {@link #floodBytes} bytes of {@link #pattern} ({@link #written} counts them as
- * the writes return) and reads nothing until then.
+ * the writes return) and reads nothing until then; RESET_AFTER_READ reads once and resets the
+ * connection (SO_LINGER 0), sending no FIN.
  */
 public final class TcpTestBackend implements AutoCloseable {
 
-  public enum Mode { ECHO, REPLY_AFTER_EOF, GREET_FIRST, FLOOD }
+  public enum Mode { ECHO, REPLY_AFTER_EOF, GREET_FIRST, FLOOD, RESET_AFTER_READ }
 
   private final ServerSocket server;
   private final Mode mode;
@@ -170,6 +171,13 @@ public final class TcpTestBackend implements AutoCloseable {
           counted = finish(s);
           Digest d = readToEnd(in, buf);
           record(d.bytes + " " + d.hex());
+        }
+        case RESET_AFTER_READ -> {
+          if (in.read(buf) > 0) {
+            current.decrementAndGet();
+            counted = false;
+            s.setSoLinger(true, 0);
+          }
         }
         case FLOOD -> {
           long total = floodBytes;
