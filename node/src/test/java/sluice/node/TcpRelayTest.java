@@ -282,6 +282,30 @@ class TcpRelayTest {
   }
 
   @Test
+  void aboveTheRefuseThresholdNewClientsAreResetAtOnceAndHttpIsNotGated() throws Exception {
+    try (TcpTestBackend backend = TcpTestBackend.start(Mode.ECHO)) {
+      var settings = tcpPool(TestSettings.queue(10, Duration.ofSeconds(60), 0), 1, backend.port());
+      try (SluiceNode node = start(settings); Socket holder = connect(node)) {
+        awaitTrue(() -> backend.accepted() == 1, "the first client holds the slot");
+        try (Socket waiting = connect(node)) {
+          Nodes.awaitStatus(node, Duration.ofSeconds(5), s -> s.queueLength() == 1); // above 0
+          assertResetWithoutAByte(node);
+          assertEquals(2, Nodes.status(node).accepted(), "the reset client never joined the queue");
+          // the TCP pool's threshold gates its own listener, not the HTTP one (which has no pool here)
+          try (RawHttp http = RawHttp.connect(node.httpPort())) {
+            http.send("GET", "/", null);
+            assertEquals(404, http.read().status());
+          }
+          holder.close();
+          waiting.getOutputStream().write("after".getBytes(StandardCharsets.US_ASCII));
+          waiting.shutdownOutput();
+          assertEquals("after", new String(readAll(waiting.getInputStream()), StandardCharsets.US_ASCII));
+        }
+      }
+    }
+  }
+
+  @Test
   void aClientThatResetsWhileItWaitsIsDroppedUnsent() throws Exception {
     try (TcpTestBackend backend = TcpTestBackend.start(Mode.ECHO)) {
       var settings = tcpPool(TestSettings.queue(100, Duration.ofSeconds(60), 100), 1, backend.port());
