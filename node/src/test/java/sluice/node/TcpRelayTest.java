@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetric;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -453,9 +456,10 @@ class TcpRelayTest {
 
   /**
    * A client that reads nothing: the back-end's writes block once the socket buffers and Sluice's
-   * bounded buffers in between are full. The bound is derived from this machine's TCP buffer
-   * maxima (Sluice's two sockets autotune up to them) plus the small fixed buffers of the test's
-   * own sockets and 1 MiB for Sluice's own (its water marks are 64 KiB per connection).
+   * bounded buffers in between are full. The bound on what the back-end wrote is derived from
+   * this machine's TCP buffer maxima (Sluice's two sockets autotune up to them) plus the small
+   * fixed buffers of the test's own sockets and 1 MiB for Sluice's own; Sluice's own is also
+   * measured directly, as the memory Netty's allocator (every buffer of the node) holds.
    */
   @Test
   void aClientThatReadsNothingDoesNotMakeSluiceBufferWithoutBound() throws Exception {
@@ -468,14 +472,22 @@ class TcpRelayTest {
         s.setReceiveBufferSize(small);
         s.connect(node.tcpAddresses().get(0), 5_000);
         s.setSoTimeout(60_000);
+        long memoryBefore = allocatorMemory();
         awaitTrue(() -> backend.written() > 0, "the back-end started writing");
         long stalled = awaitStable(backend::written, Duration.ofSeconds(1), Duration.ofSeconds(60));
+        long memoryStalled = allocatorMemory();
+        System.out.printf("flood: %s memory in use %,d before, %,d while stalled%n", ByteBufAllocator.DEFAULT,
+            memoryBefore, memoryStalled);
         long bound = maxOf("tcp_rmem") + maxOf("tcp_wmem") + 2L * small + 2L * s.getReceiveBufferSize() + (1 << 20);
         System.out.printf("flood: the back-end wrote %,d of %,d bytes before its writes blocked (bound %,d)%n",
             stalled, flood, bound);
         assertTrue(stalled < bound, "the back-end wrote " + stalled + " bytes to a client that reads nothing; bound "
             + bound);
         assertTrue(stalled < flood);
+        // Sluice's own share: a water mark (64 KiB) and a read (up to 64 KiB) per direction, in the
+        // allocator's chunks; 4 MiB is far above that and far below what an unbounded relay would hold
+        long sluiceHeld = memoryStalled - memoryBefore;
+        assertTrue(sluiceHeld < 4L << 20, "Sluice's buffers grew by " + sluiceHeld + " bytes while stalled");
 
         // now the client reads: everything arrives, in order
         InputStream in = s.getInputStream();
@@ -525,6 +537,12 @@ class TcpRelayTest {
       s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
       return s.getLocalPort();
     }
+  }
+
+  /** Heap and direct memory Netty's default allocator holds for buffers (all the node's buffers). */
+  private static long allocatorMemory() {
+    ByteBufAllocatorMetric m = ((ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT).metric();
+    return m.usedHeapMemory() + m.usedDirectMemory();
   }
 
   /** The third field (max) of /proc/sys/net/ipv4/{name}. */
