@@ -46,6 +46,9 @@ import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
 import sluice.node.settings.PoolSettings;
 import sluice.node.settings.SluiceSettings;
+import sluice.node.settings.TcpSettings;
+import sluice.node.tcp.TcpBackendActor;
+import sluice.node.tcp.TcpListener;
 import sluice.protocol.LeaseProtocol;
 
 /**
@@ -62,14 +65,20 @@ public final class SluiceNode implements AutoCloseable {
 
   private record StopPools(CompletableFuture<Void> done) implements GuardianCommand {}
 
-  /** One pool's actors on one event loop. */
-  record PoolOnLoop(String pool, ActorRef<QueueActor.Command> queue, List<ActorRef<BackendActor.Command>> backends) {}
+  /** One pool's actors on one event loop: L7 back-end actors, or for a TCP pool L4 ones. */
+  record PoolOnLoop(String pool, ActorRef<QueueActor.Command> queue, List<ActorRef<BackendActor.Command>> backends,
+      List<ActorRef<TcpBackendActor.Command>> tcpBackends) {
+    PoolOnLoop(String pool, ActorRef<QueueActor.Command> queue, List<ActorRef<BackendActor.Command>> backends) {
+      this(pool, queue, backends, List.of());
+    }
+  }
 
   private final EventLoops loops;
   private final ActorSystem<GuardianCommand> system;
   private final List<PoolOnLoop> actors;
   private final List<String> poolNames;
   private final HttpListener listener;
+  private final List<TcpListener> tcpListeners;
   private final String nodeId;
   private final ConnectionGate gate;
   private final int loopCount;
@@ -80,12 +89,14 @@ public final class SluiceNode implements AutoCloseable {
   private volatile boolean draining;
 
   private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, List<PoolOnLoop> actors, List<String> poolNames,
-      HttpListener listener, String nodeId, ConnectionGate gate, SluiceSettings settings) {
+      HttpListener listener, List<TcpListener> tcpListeners, String nodeId, ConnectionGate gate,
+      SluiceSettings settings) {
     this.loops = loops;
     this.system = system;
     this.actors = actors;
     this.poolNames = poolNames;
     this.listener = listener;
+    this.tcpListeners = tcpListeners;
     this.nodeId = nodeId;
     this.gate = gate;
     this.loopCount = loops.size();
@@ -115,14 +126,18 @@ public final class SluiceNode implements AutoCloseable {
         .withFallback(ConfigFactory.defaultReference())
         .resolve();
     ConnectionGate gate = new ConnectionGate();
+    // a TCP pool's queue gates its own listeners only
+    Map<String, ConnectionGate> tcpGates = new LinkedHashMap<>();
+    settings.tcpPools().forEach(pool -> tcpGates.put(pool, new ConnectionGate()));
     CompletableFuture<List<PoolOnLoop>> started = new CompletableFuture<>();
     ActorSystem<GuardianCommand> system;
     try {
-      system = ActorSystem.create(guardian(settings, loops, addresses, gate, started), "sluice", config);
+      system = ActorSystem.create(guardian(settings, loops, addresses, gate, tcpGates, started), "sluice", config);
     } catch (RuntimeException e) {
       loops.close();
       throw e;
     }
+    List<TcpListener> tcpListeners = new ArrayList<>();
     try {
       List<PoolOnLoop> actors = started.get(30, TimeUnit.SECONDS);
       List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop = new ArrayList<>();
@@ -135,9 +150,13 @@ public final class SluiceNode implements AutoCloseable {
       }
       HttpListener listener = HttpListener.bind(loops, settings.http(), settings.routes(), settings.defaultPool(),
           queuesPerLoop, gate, exchangeGuard(settings), retryAfter(settings));
+      for (TcpSettings tcp : settings.tcp()) {
+        List<ActorRef<QueueActor.Command>> queues = queuesPerLoop.stream().map(q -> q.get(tcp.pool())).toList();
+        tcpListeners.add(TcpListener.bind(loops, tcp, queues, tcpGates.get(tcp.pool())));
+      }
       String nodeId = Cluster.get(system).selfMember().address().hostPort();
-      SluiceNode node = new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener, nodeId,
-          gate, settings);
+      SluiceNode node = new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener,
+          List.copyOf(tcpListeners), nodeId, gate, settings);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
       node.admin = AdminServer.bind(system, settings.admin(), node.adminView()).toCompletableFuture()
@@ -146,8 +165,12 @@ public final class SluiceNode implements AutoCloseable {
       log.info("sluice listening on {} with pools {} ({} event loop{}, {}); operator's listener on {}",
           listener.localAddress(), settings.pools().keySet(), loops.size(), loops.size() == 1 ? "" : "s",
           loops.serverChannelType().getSimpleName().startsWith("Epoll") ? "epoll" : "nio", node.admin.localAddress());
+      for (TcpListener tcp : tcpListeners) {
+        log.info("sluice tcp listening on {} for pool {}", tcp.localAddress(), tcp.settings().pool());
+      }
       return node;
     } catch (Exception e) {
+      tcpListeners.forEach(TcpListener::close);
       system.terminate();
       try {
         system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -173,7 +196,8 @@ public final class SluiceNode implements AutoCloseable {
   }
 
   private static Behavior<GuardianCommand> guardian(SluiceSettings settings, EventLoops loops,
-      Map<String, InetSocketAddress> addresses, ConnectionGate gate, CompletableFuture<List<PoolOnLoop>> started) {
+      Map<String, InetSocketAddress> addresses, ConnectionGate gate, Map<String, ConnectionGate> tcpGates,
+      CompletableFuture<List<PoolOnLoop>> started) {
     return Behaviors.<GuardianCommand>setup(context -> {
       Cluster cluster = Cluster.get(context.getSystem());
       if (settings.cluster().seedNodes().isEmpty()) {
@@ -186,7 +210,10 @@ public final class SluiceNode implements AutoCloseable {
         // each loop's back-end actors are their own lease holders and sample sources
         String holder = loops.size() == 1 ? nodeId : nodeId + "/" + loop;
         for (PoolSettings pool : settings.pools().values()) {
-          actors.add(spawnPool(context, settings, pool, loop, loops, addresses, gate, holder));
+          ConnectionGate tcpGate = tcpGates.get(pool.name());
+          actors.add(tcpGate != null
+              ? spawnTcpPool(context, settings, pool, loop, loops, addresses, tcpGate, holder)
+              : spawnPool(context, settings, pool, loop, loops, addresses, gate, holder));
         }
       }
       List<ActorRef<?>> others = new ArrayList<>();
@@ -213,6 +240,7 @@ public final class SluiceNode implements AutoCloseable {
     for (PoolOnLoop p : actors) {
       all.add(p.queue());
       all.addAll(p.backends());
+      all.addAll(p.tcpBackends());
     }
     int[] left = {all.size()};
     for (ActorRef<?> ref : all) {
@@ -256,6 +284,31 @@ public final class SluiceNode implements AutoCloseable {
     return new PoolOnLoop(pool.name(), queue, List.copyOf(backends));
   }
 
+  /** A TCP pool on one loop: its queue (gating its own listeners) and an L4 actor per back-end. */
+  private static PoolOnLoop spawnTcpPool(ActorContext<GuardianCommand> context, SluiceSettings settings,
+      PoolSettings pool, int loop, EventLoops loops, Map<String, InetSocketAddress> addresses, ConnectionGate gate,
+      String nodeId) {
+    Props onLoop = Props.empty().withDispatcherFromConfig(loops.dispatcherId(loop));
+    String suffix = pool.name() + "-" + loop;
+    ActorRef<QueueActor.Command> queue = context.spawn(
+        // clients wait while every back-end is down: the next one waiting is the back-end actor's probe
+        Behaviors.supervise(QueueActor.create(pool.name(), QueueActor.WAIT_WHILE_ALL_DOWN, pool.queue(), pool.balance(),
+            gate, suffix, settings.reportInterval())).onFailure(SupervisorStrategy.restart()),
+        "queue-" + suffix, onLoop);
+    ClusterSharding sharding = ClusterSharding.get(context.getSystem());
+    List<ActorRef<TcpBackendActor.Command>> backends = new ArrayList<>();
+    int index = 0;
+    for (BackendSettings backend : pool.backends()) {
+      backends.add(context.spawn(
+          Behaviors.supervise(TcpBackendActor.create(backend, pool.connections(), nodeId, queue,
+              sharding.entityRefFor(BackendEntity.TYPE_KEY, backend.id()), loops.loop(loop), loops.channelType(),
+              addresses.get(backend.id()), settings.reportInterval(), settings.statusInterval()))
+              .onFailure(SupervisorStrategy.restart()),
+          "tcp-backend-" + suffix + "-" + index++, onLoop));
+    }
+    return new PoolOnLoop(pool.name(), queue, List.of(), List.copyOf(backends));
+  }
+
   /**
    * The longest an exchange may wait for the start of its response: queue timeout, then up
    * to three attempts each with a connect and a response timeout, and room to spare. Past it
@@ -296,6 +349,11 @@ public final class SluiceNode implements AutoCloseable {
     return ConfigFactory.parseString(text);
   }
 
+  /** The addresses the TCP listeners are bound to, in the order of {@code sluice.tcp}. */
+  public List<InetSocketAddress> tcpAddresses() {
+    return tcpListeners.stream().map(TcpListener::localAddress).toList();
+  }
+
   /** The port the HTTP listener is bound to. */
   public int httpPort() {
     return listener.localAddress().getPort();
@@ -325,6 +383,10 @@ public final class SluiceNode implements AutoCloseable {
       List<CompletableFuture<BackendActor.Status>> each = new ArrayList<>();
       for (ActorRef<BackendActor.Command> b : p.backends()) {
         each.add(AskPattern.<BackendActor.Command, BackendActor.Status>ask(b, BackendActor.GetStatus::new,
+            timeout, system.scheduler()).toCompletableFuture());
+      }
+      for (ActorRef<TcpBackendActor.Command> b : p.tcpBackends()) {
+        each.add(AskPattern.<TcpBackendActor.Command, BackendActor.Status>ask(b, TcpBackendActor.GetStatus::new,
             timeout, system.scheduler()).toCompletableFuture());
       }
       backends.add(each);
@@ -485,6 +547,7 @@ public final class SluiceNode implements AutoCloseable {
       draining = true;
       log.info("stopping: no new client connections; draining for up to {} ms", drainTimeout.toMillis());
       listener.drain();
+      tcpListeners.forEach(TcpListener::close); // relays go on while the node drains
       if (admin != null) {
         admin.unbind(); // readiness answers no more once this node goes
       }
@@ -627,6 +690,7 @@ public final class SluiceNode implements AutoCloseable {
   private void closeDataPlane() {
     try {
       listener.close();
+      tcpListeners.forEach(TcpListener::close);
     } catch (RuntimeException e) {
       log.warn("closing the listener failed: {}", e.toString());
     }

@@ -6,9 +6,10 @@ import sluice.protocol.LeaseProtocol.SampleBatch;
 /**
  * What this node measured of one back-end: the current sample window (sent to the
  * back-end's entity, for its controller, at each report) and the current status interval
- * (requests per second and p99 for the status line). Plain Java, owned by one back-end actor.
+ * (requests per second and p99 for the status line). Plain Java, owned by one back-end actor
+ * (the L7 {@link BackendActor} or the L4 {@code sluice.node.tcp.TcpBackendActor}).
  */
-final class BackendSamples {
+public final class BackendSamples {
   private final String backendId;
 
   // the sample window
@@ -29,13 +30,13 @@ final class BackendSamples {
   private double lastIntervalRate;
   private double lastIntervalP99Millis;
 
-  BackendSamples(String backendId, long nowNanos) {
+  public BackendSamples(String backendId, long nowNanos) {
     this.backendId = backendId;
     this.windowStartNanos = nowNanos;
   }
 
   /** A request went to the back-end; {@code inFlight} counts it. */
-  void dispatched(int inFlight) {
+  public void dispatched(int inFlight) {
     arrivals++;
     if (inFlight > maxInFlight) {
       maxInFlight = inFlight;
@@ -43,7 +44,7 @@ final class BackendSamples {
   }
 
   /** A response: below 500 it completed, else the back-end dropped it. */
-  void response(int status, long rttNanos) {
+  public void response(int status, long rttNanos) {
     if (status >= 500) {
       dropped(rttNanos);
     } else {
@@ -52,14 +53,20 @@ final class BackendSamples {
     }
   }
 
+  /** Work that completed without a status: an L4 connection that both sides ended. */
+  public void completed(long rttNanos) {
+    completed++;
+    rtt(rttNanos);
+  }
+
   /** The back-end failed the request (reset, timeout, cut-off response). */
-  void dropped(long rttNanos) {
+  public void dropped(long rttNanos) {
     dropped++;
     rtt(rttNanos);
   }
 
   /** A load value the back-end reported of itself in a response header. */
-  void reportedLoad(double load) {
+  public void reportedLoad(double load) {
     reportedLoadSum += load;
     reportedLoadCount++;
   }
@@ -78,7 +85,7 @@ final class BackendSamples {
   }
 
   /** The sample window so far, and a fresh one. */
-  SampleBatch drain(String nodeId, int inFlight, int queueLength, long nowNanos) {
+  public SampleBatch drain(String nodeId, int inFlight, int queueLength, long nowNanos) {
     SampleBatch batch = new SampleBatch(backendId, nodeId, nowNanos - windowStartNanos, completed, dropped,
         0, // ignored: a request whose client left is dropped from the queue, never sent
         sumRttNanos, completed + dropped == 0 ? 0 : minRttNanos, maxRttNanos, Math.max(maxInFlight, inFlight),
@@ -93,18 +100,18 @@ final class BackendSamples {
   }
 
   /** Closes a status interval: requests/s and p99 over it. */
-  void rollInterval(double seconds) {
+  public void rollInterval(double seconds) {
     lastIntervalRate = seconds <= 0 ? 0 : intervalCompleted / seconds;
     lastIntervalP99Millis = intervalCompleted == 0 ? 0 : intervalRtt.getValueAtPercentile(99) / 1e6;
     intervalRtt.reset();
     intervalCompleted = 0;
   }
 
-  double lastIntervalRate() {
+  public double lastIntervalRate() {
     return lastIntervalRate;
   }
 
-  double lastIntervalP99Millis() {
+  public double lastIntervalP99Millis() {
     return lastIntervalP99Millis;
   }
 }

@@ -118,6 +118,12 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private final String gateKey;
   /** How many back-ends the pool has: until all of them told their capacity, they cannot all be down. */
   private final int poolSize;
+
+  /**
+   * The pool size to give for a pool whose work waits while every back-end is down, rather than
+   * being refused (L4: a waiting client connection is what makes its back-end actor try again).
+   */
+  public static final int WAIT_WHILE_ALL_DOWN = Integer.MAX_VALUE;
   private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
   private final ArrayDeque<Work> waiting = new ArrayDeque<>();
   private final List<Backend> backends = new ArrayList<>();
@@ -149,7 +155,8 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   }
 
   /**
-   * @param poolSize how many back-ends the pool has (each has a back-end actor on this loop)
+   * @param poolSize how many back-ends the pool has (each has a back-end actor on this loop), or
+   *                 {@link #WAIT_WHILE_ALL_DOWN}
    * @param gateKey  this queue's name at the gate (pool and loop)
    */
   public static Behavior<Command> create(String pool, int poolSize, QueueSettings settings, Balance balance,

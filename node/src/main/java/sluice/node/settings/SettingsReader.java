@@ -50,6 +50,7 @@ public final class SettingsReader {
   static final List<String> CONNECTION_KEYS = List.of("pre-open", "idle-timeout", "connect-timeout",
       "response-timeout", "down-backoff-min", "down-backoff-max", "buffer-responses-up-to");
   static final List<String> ROUTE_KEYS = List.of("host", "path-prefix", "pool");
+  static final List<String> TCP_KEYS = List.of("listen", "pool");
 
   private static final Pattern POOL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
   private static final String ROOT = "sluice";
@@ -175,12 +176,18 @@ public final class SettingsReader {
             .map(Map.Entry::getKey)
             .collect(Collectors.toCollection(TreeSet::new))
         : Set.of();
-    List<RouteSettings> routes = routes(sluice, poolNames);
-    Optional<String> defaultPool = defaultPool(sluice, poolNames, routes);
+    List<TcpSettings> tcp = tcp(sluice, poolNames, http, admin);
+    // a pool that a TCP listener uses serves TCP only; HTTP sees the others
+    Set<String> tcpPools = tcp.stream().map(TcpSettings::pool).collect(Collectors.toSet());
+    Set<String> httpPools = new TreeSet<>(poolNames);
+    httpPools.removeAll(tcpPools);
+    List<RouteSettings> routes = routes(sluice, poolNames, tcpPools);
+    Optional<String> defaultPool = defaultPool(sluice, httpPools, routes, tcpPools);
 
     problems.throwIfAny();
     return new SluiceSettings(http, cluster, Collections.unmodifiableMap(pools), List.copyOf(routes),
-        defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops, admin, drainTimeout);
+        defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops, admin, drainTimeout,
+        List.copyOf(tcp));
   }
 
   private HttpSettings http(Section http) {
@@ -482,7 +489,56 @@ public final class SettingsReader {
         backoffMin, backoffMax, bufferUpTo);
   }
 
-  private List<RouteSettings> routes(Section sluice, Set<String> pools) {
+  /**
+   * The TCP listeners: each { listen = "host:port", pool = name }. Two listeners may not bind
+   * the same address, nor one the address of the HTTP or the operator's listener (port 0,
+   * any free port, never clashes).
+   */
+  private List<TcpSettings> tcp(Section sluice, Set<String> pools, HttpSettings http, AdminSettings admin) {
+    List<TcpSettings> listeners = new ArrayList<>();
+    List<? extends ConfigValue> values = sluice.list("tcp",
+        "a list of TCP listeners, each { listen = \"host:port\", pool = name }");
+    Map<String, String> bound = new HashMap<>();
+    if (!sluice.failed("http") && http.port() != 0) {
+      bound.put(HostPort.parse(hostPortText(http.host(), http.port()), 0).id(), sluice.keyPath("http") + ".listen");
+    }
+    if (!sluice.failed("admin") && admin.port() != 0) {
+      bound.put(HostPort.parse(hostPortText(admin.host(), admin.port()), 0).id(), sluice.keyPath("admin") + ".listen");
+    }
+    for (int i = 0; i < values.size(); i++) {
+      String path = sluice.keyPath("tcp") + "[" + i + "]";
+      ConfigValue value = values.get(i);
+      if (value.valueType() != ConfigValueType.OBJECT) {
+        problems.add(path, "must be an object { listen = \"host:port\", pool = name }, was " + Section.shown(value));
+        continue;
+      }
+      Section listener = new Section((ConfigObject) value, path, problems);
+      listener.onlyKeys(TCP_KEYS);
+      HostPort listen = hostPort(listener, "listen", 0);
+      String pool = listener.string("pool", "the name of a pool");
+      if (!listener.failed("pool")) {
+        checkPoolExists(listener.keyPath("pool"), pool, sluice, pools);
+      }
+      if (listen == null || listener.failed("pool")) {
+        continue;
+      }
+      if (listen.port() != 0) {
+        String earlier = bound.putIfAbsent(listen.id(), listener.keyPath("listen"));
+        if (earlier != null) {
+          problems.add(listener.keyPath("listen"), "address " + listen.id() + " is already bound by " + earlier
+              + "; every listener needs its own address");
+        }
+      }
+      listeners.add(new TcpSettings(listen.host(), listen.port(), listen.id(), pool));
+    }
+    return listeners;
+  }
+
+  private static String hostPortText(String host, int port) {
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+  }
+
+  private List<RouteSettings> routes(Section sluice, Set<String> pools, Set<String> tcpPools) {
     List<RouteSettings> routes = new ArrayList<>();
     List<? extends ConfigValue> values = sluice.list("routes",
         "a list of routes, each { host = \"...\", path-prefix = \"/...\", pool = name }");
@@ -508,21 +564,29 @@ public final class SettingsReader {
       String pool = route.string("pool", "the name of a pool");
       if (!route.failed("pool")) {
         checkPoolExists(route.keyPath("pool"), pool, sluice, pools);
+        checkNotTcp(route.keyPath("pool"), pool, sluice, tcpPools);
       }
       routes.add(new RouteSettings(host, pathPrefix, pool));
     }
     return routes;
   }
 
-  private Optional<String> defaultPool(Section sluice, Set<String> pools, List<RouteSettings> routes) {
+  /** {@code pools}: those that serve HTTP (all but the TCP listeners' pools). */
+  private Optional<String> defaultPool(Section sluice, Set<String> pools, List<RouteSettings> routes,
+      Set<String> tcpPools) {
     Optional<String> given = sluice.optionalString("default-pool", "the name of a pool");
     if (given.isPresent()) {
       if (!sluice.failed("default-pool")) {
-        checkPoolExists(sluice.keyPath("default-pool"), given.get(), sluice, pools);
+        if (tcpPools.contains(given.get())) {
+          checkNotTcp(sluice.keyPath("default-pool"), given.get(), sluice, tcpPools);
+        } else {
+          checkPoolExists(sluice.keyPath("default-pool"), given.get(), sluice, pools);
+        }
       }
       return given;
     }
-    if (routes.isEmpty() && !sluice.failed("routes") && !sluice.failed("pools")) {
+    // a broken tcp list may have left a TCP pool counted as HTTP: say nothing of it then
+    if (routes.isEmpty() && !sluice.failed("routes") && !sluice.failed("pools") && !sluice.failed("tcp")) {
       if (pools.size() == 1) {
         return Optional.of(pools.iterator().next());
       }
@@ -532,6 +596,13 @@ public final class SettingsReader {
       }
     }
     return Optional.empty();
+  }
+
+  private void checkNotTcp(String path, String pool, Section sluice, Set<String> tcpPools) {
+    if (tcpPools.contains(pool)) {
+      problems.add(path, "pool '" + pool + "' serves a TCP listener (" + sluice.keyPath("tcp")
+          + "); a pool serves either HTTP routes or TCP listeners, not both");
+    }
   }
 
   private void checkPoolExists(String path, String pool, Section sluice, Set<String> pools) {

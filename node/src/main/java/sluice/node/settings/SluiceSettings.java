@@ -1,9 +1,12 @@
 package sluice.node.settings;
 
 import java.time.Duration;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Everything a node reads from the {@code sluice} subtree of its configuration, read once
@@ -22,6 +25,8 @@ import java.util.Optional;
  * @param admin           the operator's listener
  * @param drainTimeout    on a graceful stop, how long queued and in-flight requests may take
  *                        before what still waits gets 503
+ * @param tcp             TCP (L4) listeners, each bound to a pool that serves TCP only; empty by
+ *                        default
  */
 public record SluiceSettings(
     HttpSettings http,
@@ -34,7 +39,21 @@ public record SluiceSettings(
     Duration statusInterval,
     int eventLoops,
     AdminSettings admin,
-    Duration drainTimeout) {
+    Duration drainTimeout,
+    List<TcpSettings> tcp) {
+
+  /** Settings without TCP listeners. */
+  public SluiceSettings(HttpSettings http, ClusterSettings cluster, Map<String, PoolSettings> pools,
+      List<RouteSettings> routes, Optional<String> defaultPool, Duration reportInterval, Duration controllerWindow,
+      Duration statusInterval, int eventLoops, AdminSettings admin, Duration drainTimeout) {
+    this(http, cluster, pools, routes, defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops,
+        admin, drainTimeout, List.of());
+  }
+
+  /** The names of the pools that TCP listeners use (they serve TCP only). */
+  public Set<String> tcpPools() {
+    return tcp.stream().map(TcpSettings::pool).collect(Collectors.toCollection(LinkedHashSet::new));
+  }
 
   /** All back-ends of all pools. */
   public List<BackendSettings> allBackends() {

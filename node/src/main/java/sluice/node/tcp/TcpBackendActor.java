@@ -1,0 +1,426 @@
+package sluice.node.tcp;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import sluice.node.backend.BackendActor;
+import sluice.node.backend.BackendSamples;
+import sluice.node.backend.LeaseState;
+import sluice.node.loop.SweepPeriod;
+import sluice.node.queue.QueueActor;
+import sluice.node.settings.BackendSettings;
+import sluice.node.settings.ConnectionSettings;
+import sluice.protocol.LeaseProtocol;
+import sluice.protocol.LeaseProtocol.Demand;
+import sluice.protocol.LeaseProtocol.Lease;
+
+/**
+ * This node's side of one back-end of a TCP pool (L4), on one event loop: the L4 counterpart of
+ * {@link BackendActor}. A slot is one relayed client connection: the actor takes a queued
+ * {@link TcpRelay} from its pool's {@link QueueActor} within the capacity it announced, opens
+ * one back-end connection for it and holds the slot until both of the relay's connections have
+ * closed. It holds its lease from the back-end's entity exactly as the L7 actor does (Demand on
+ * every report and when work waits, {@link LeaseState}), marks the back-end down when it
+ * refuses connections and retries with backoff, closes relays idle for {@code idle-timeout},
+ * and reports samples: a relay's lifetime (connect to both ends closed) as its response time.
+ *
+ * <p>Invariants: {@code relays} holds every relay this actor has a slot for (connecting,
+ * relaying or ending), so the back-end never sees more connections from this actor than
+ * {@code relays.size()}; a relay is added only while {@code relays.size() < lease.usable()}
+ * and leaves only when it is finished (both channels closed) or its connect failed. Every
+ * relay taken ends here in exactly one of: completed, back-end failed, idle timeout, client
+ * aborted, stopped; or goes back to the queue unconnected.
+ */
+public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Command> {
+
+  /** How long a relay that was broken off waits for the back-end to end its side before we close. */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(1);
+
+  /** Local to the node's event loop: never crosses nodes. */
+  public sealed interface Command extends NoSerializationVerificationNeeded {}
+
+  /** Answered with the L7 actor's status record: the pool's status reads both alike. */
+  public record GetStatus(ActorRef<BackendActor.Status> replyTo) implements Command {}
+
+  private record FromQueue(QueueActor.ToBackend message) implements Command {}
+
+  private record Connected(TcpRelay relay) implements Command {}
+
+  private record ConnectFailed(TcpRelay relay, Throwable cause) implements Command {}
+
+  private record Finished(TcpRelay relay, TcpRelay.Outcome outcome, long lifetimeNanos) implements Command {}
+
+  private record LeaseReceived(Lease lease) implements Command {}
+
+  private enum Tick implements Command { REPORT, IDLE, STATUS, RETRY_CONNECT }
+
+  private final BackendSettings backend;
+  private final ConnectionSettings settings;
+  private final String nodeId;
+  private final ActorRef<QueueActor.Command> queue;
+  private final ActorRef<QueueActor.ToBackend> queueInbox;
+  private final EntityRef<LeaseProtocol.Command> entity;
+  private final ActorRef<Lease> leaseInbox;
+  private final TimerScheduler<Command> timers;
+  private final Bootstrap bootstrap;
+  private final InetSocketAddress address;
+  private final TcpRelay.Events events;
+  private final LeaseState lease = new LeaseState(System::nanoTime);
+  private final BackendSamples samples;
+  private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+
+  /** Every relay holding a slot of this actor. */
+  private final List<TcpRelay> relays = new ArrayList<>();
+
+  private long queueIncarnation;
+  private long received;
+  private int backlog;
+  private int toldFree = -1;
+  private long toldReceived;
+  private int toldSlots = -1;
+  private boolean toldUp;
+
+  private boolean up = true;
+  /** Down, and the backoff has passed: the next client is the probe. */
+  private boolean probing;
+  private long downSinceNanos;
+  private int failedConnects;
+  private boolean retryScheduled;
+  private boolean demandPending;
+  private long lastStatusNanos = System.nanoTime();
+
+  private long completed;
+  private long backendFailed;
+  private long idleTimedOut;
+  private long clientAborted;
+
+  private TcpBackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
+      ConnectionSettings settings, String nodeId, ActorRef<QueueActor.Command> queue,
+      EntityRef<LeaseProtocol.Command> entity, EventLoop loop, Class<? extends Channel> channelType,
+      InetSocketAddress address, Duration reportInterval, Duration statusInterval) {
+    super(context);
+    context.setLoggerName(TcpBackendActor.class);
+    this.backend = backend;
+    this.settings = settings;
+    this.nodeId = nodeId;
+    this.queue = queue;
+    this.entity = entity;
+    this.timers = timers;
+    this.address = address;
+    this.samples = new BackendSamples(backend.id(), System.nanoTime());
+    this.queueInbox = context.messageAdapter(QueueActor.ToBackend.class, FromQueue::new);
+    ActorRef<Command> self = context.getSelf();
+    this.leaseInbox = context.spawn(Behaviors.<Lease>receiveMessage(lease -> {
+      self.tell(new LeaseReceived(lease));
+      return Behaviors.same();
+    }), "lease-inbox", Props.empty().withDispatcherSameAsParent());
+    this.events = new TcpRelay.Events() {
+      @Override
+      public void connected(TcpRelay relay) {
+        self.tell(new Connected(relay));
+      }
+
+      @Override
+      public void connectFailed(TcpRelay relay, Throwable cause) {
+        self.tell(new ConnectFailed(relay, cause));
+      }
+
+      @Override
+      public void finished(TcpRelay relay, TcpRelay.Outcome outcome, long lifetimeNanos) {
+        self.tell(new Finished(relay, outcome, lifetimeNanos));
+      }
+    };
+    this.bootstrap = new Bootstrap()
+        .group(loop)
+        .channel(channelType)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+            settings.connectTimeout().toMillis()));
+    timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
+    timers.startTimerWithFixedDelay(Tick.IDLE,
+        SweepPeriod.of(settings.idleTimeout(), 4, Duration.ofMillis(50), Duration.ofSeconds(1)));
+    timers.startTimerWithFixedDelay(Tick.STATUS, statusInterval.isZero() ? Duration.ofSeconds(1) : statusInterval);
+    sendDemand();
+    tellCapacity(true);
+  }
+
+  /**
+   * @param loop    the event loop this actor, its pool's queue and the pool's clients run on
+   * @param address the back-end's address, resolved
+   */
+  public static Behavior<Command> create(BackendSettings backend, ConnectionSettings settings, String nodeId,
+      ActorRef<QueueActor.Command> queue, EntityRef<LeaseProtocol.Command> entity, EventLoop loop,
+      Class<? extends Channel> channelType, InetSocketAddress address, Duration reportInterval,
+      Duration statusInterval) {
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new TcpBackendActor(context, timers, backend,
+        settings, nodeId, queue, entity, loop, channelType, address, reportInterval, statusInterval)));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(FromQueue.class, this::onFromQueue)
+        .onMessage(Connected.class, this::onConnected)
+        .onMessage(ConnectFailed.class, this::onConnectFailed)
+        .onMessage(Finished.class, this::onFinished)
+        .onMessage(LeaseReceived.class, this::onLease)
+        .onMessageEquals(Tick.REPORT, this::onReportTick)
+        .onMessageEquals(Tick.IDLE, this::onIdleTick)
+        .onMessageEquals(Tick.STATUS, this::onStatusTick)
+        .onMessageEquals(Tick.RETRY_CONNECT, this::onRetryConnect)
+        .onMessage(GetStatus.class, this::onGetStatus)
+        .onSignal(PreRestart.class, signal -> stopRelays("the back-end's actor restarted after an internal error"))
+        .onSignal(PostStop.class, signal -> {
+          stopRelays("the node is stopping");
+          entity.tell(new LeaseProtocol.Release(backend.id(), leaseInbox));
+          return this;
+        })
+        .build();
+  }
+
+  // ---- work from the queue ------------------------------------------------------------
+
+  private Behavior<Command> onFromQueue(FromQueue message) {
+    if (message.message() instanceof QueueActor.Assign assign) {
+      onAssign(assign);
+    } else if (message.message() instanceof QueueActor.Backlog b) {
+      onBacklog(b);
+    }
+    return this;
+  }
+
+  private void onAssign(QueueActor.Assign assign) {
+    if (assign.queueIncarnation() == queueIncarnation && assign.backendIncarnation() == incarnation) {
+      received++;
+    }
+    TcpRelay relay = (TcpRelay) assign.work();
+    if (relay.abandoned() || !(up || probing) || relays.size() >= lease.usable()) {
+      tellCapacity(true); // first the lower capacity, so that the client does not come straight back
+      queue.tell(new QueueActor.Returned(relay));
+      return;
+    }
+    probing = false; // this client is the probe: one at a time until it connects
+    relays.add(relay);
+    samples.dispatched(relays.size());
+    relay.connect(bootstrap, address, events);
+    tellCapacity(false);
+  }
+
+  private void onBacklog(QueueActor.Backlog message) {
+    if (message.queueIncarnation() != queueIncarnation) {
+      queueIncarnation = message.queueIncarnation(); // a new session with this queue: count from 0
+      received = 0;
+      toldFree = -1;
+    }
+    backlog = message.waiting();
+    if (backlog > 0 && up && !demandPending && lease.granted() < lease.limit()) {
+      demandPending = true; // clients wait and the limit has room: ask the entity now
+      sendDemand();
+    }
+    tellCapacity(false);
+  }
+
+  // ---- connections --------------------------------------------------------------------
+
+  private Behavior<Command> onConnected(Connected event) {
+    if (!relays.contains(event.relay())) {
+      return this;
+    }
+    if (!up) {
+      getContext().getLog().info("backend {}: up again after {} ms", backend.id(),
+          (System.nanoTime() - downSinceNanos) / 1_000_000);
+      up = true;
+      tellCapacity(true);
+    }
+    failedConnects = 0;
+    return this;
+  }
+
+  private Behavior<Command> onConnectFailed(ConnectFailed event) {
+    if (!relays.remove(event.relay())) {
+      return this;
+    }
+    queue.tell(new QueueActor.Returned(event.relay())); // never connected: another back-end, or this one later
+    failedConnects++;
+    if (up) {
+      up = false;
+      downSinceNanos = System.nanoTime();
+      getContext().getLog().warn("backend {}: down, cannot connect: {}", backend.id(), describe(event.cause()));
+    }
+    probing = false;
+    scheduleRetry();
+    tellCapacity(true);
+    return this;
+  }
+
+  private void scheduleRetry() {
+    if (retryScheduled) {
+      return;
+    }
+    retryScheduled = true;
+    long min = settings.downBackoffMin().toNanos();
+    long wait = Math.min(settings.downBackoffMax().toNanos(), min << Math.min(20, Math.max(0, failedConnects - 1)));
+    timers.startSingleTimer(Tick.RETRY_CONNECT, Duration.ofNanos(wait));
+  }
+
+  /** The backoff has passed: the next waiting client tries the back-end again. */
+  private Behavior<Command> onRetryConnect() {
+    retryScheduled = false;
+    if (!up) {
+      probing = true;
+      tellCapacity(true);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onFinished(Finished done) {
+    if (!relays.remove(done.relay())) {
+      return this;
+    }
+    switch (done.outcome()) {
+      case COMPLETED -> {
+        completed++;
+        samples.completed(done.lifetimeNanos());
+      }
+      case BACKEND_FAILED -> {
+        backendFailed++;
+        samples.dropped(done.lifetimeNanos());
+        getContext().getLog().debug("backend {}: reset a relayed connection after {} ms", backend.id(),
+            done.lifetimeNanos() / 1_000_000);
+      }
+      case IDLE_TIMEOUT -> idleTimedOut++;
+      case CLIENT_ABORTED -> clientAborted++;
+      case STOPPED -> { }
+    }
+    if (relays.size() >= lease.usable()) {
+      sendDemand(); // above a shrunk grant: the entity hears the slot is back as soon as it is
+    }
+    tellCapacity(false);
+    return this;
+  }
+
+  /** Closes relays idle for the idle timeout, and ends those whose back-end did not close in time. */
+  private Behavior<Command> onIdleTick() {
+    long now = System.nanoTime();
+    long idleNanos = settings.idleTimeout().toNanos();
+    long waitNanos = CLOSE_WAIT.toNanos();
+    for (TcpRelay relay : List.copyOf(relays)) {
+      if (relay.state == TcpRelay.State.RELAYING && now - relay.lastActivityNanos >= idleNanos) {
+        relay.idleTimeout();
+      } else if (relay.state == TcpRelay.State.ENDING && now - relay.endingSinceNanos >= waitNanos) {
+        getContext().getLog().debug("backend {}: {} did not close its side within {} ms; closing", backend.id(),
+            relay.describe(), CLOSE_WAIT.toMillis());
+        relay.closeNow(TcpRelay.Outcome.STOPPED);
+      }
+    }
+    return this;
+  }
+
+  // ---- lease and reports --------------------------------------------------------------
+
+  private Behavior<Command> onLease(LeaseReceived message) {
+    int before = lease.usable();
+    if (lease.apply(message.lease())) {
+      demandPending = false;
+      if (lease.usable() != before) {
+        getContext().getLog().debug("backend {}: lease of {} slots (limit {}, epoch {})", backend.id(),
+            lease.granted(), lease.limit(), lease.epoch());
+      }
+      tellCapacity(false);
+    }
+    return this;
+  }
+
+  /** What this actor needs (relays and waiting clients) and holds (relays): also the lease's renewal. */
+  private void sendDemand() {
+    entity.tell(new Demand(backend.id(), backend.limit(), relays.size() + backlog, 0, relays.size(),
+        lease.usable(), lease.epoch(), lease.seq(), System.nanoTime(), leaseInbox));
+  }
+
+  private Behavior<Command> onReportTick() {
+    sendDemand();
+    entity.tell(samples.drain(nodeId, relays.size(), backlog, System.nanoTime()));
+    tellCapacity(true);
+    return this;
+  }
+
+  /** As {@link BackendActor}'s: what this actor can take now, when that differs from what the queue believes. */
+  private void tellCapacity(boolean force) {
+    int slots = lease.usable();
+    int room = Math.max(0, slots - relays.size());
+    boolean open = up || probing;
+    int free = up ? room : probing ? Math.min(1, room) : 0;
+    long believed = toldFree - (received - toldReceived);
+    if (!force && free == believed && open == toldUp && slots == toldSlots) {
+      return;
+    }
+    toldFree = free;
+    toldReceived = received;
+    toldSlots = slots;
+    toldUp = open;
+    queue.tell(new QueueActor.Capacity(queueInbox, backend.id(), incarnation, queueIncarnation, received, free,
+        relays.size(), slots, open));
+  }
+
+  private Behavior<Command> onStatusTick() {
+    long now = System.nanoTime();
+    samples.rollInterval((now - lastStatusNanos) / 1e9);
+    lastStatusNanos = now;
+    return this;
+  }
+
+  /**
+   * The L7 status record, read for L4: in flight and connections are the relays holding a slot,
+   * served the relays completed, badGateway those the back-end reset, gatewayTimeout those
+   * closed idle, the rate and p99 those of relays completed (lifetimes).
+   */
+  private Behavior<Command> onGetStatus(GetStatus get) {
+    get.replyTo().tell(new BackendActor.Status(backend.id(), up, lease.limit(), lease.granted(), relays.size(),
+        relays.size(), completed, backendFailed, idleTimedOut, clientAborted, samples.lastIntervalRate(),
+        samples.lastIntervalP99Millis(), lease.reason(), lease.valid()));
+    return this;
+  }
+
+  /** Closes every relay now (the clients see RST): nothing is left hanging. */
+  private Behavior<Command> stopRelays(String why) {
+    if (!relays.isEmpty()) {
+      getContext().getLog().info("backend {}: {}; closing {} relayed connections", backend.id(), why, relays.size());
+    }
+    for (TcpRelay relay : List.copyOf(relays)) {
+      relay.closeNow(TcpRelay.Outcome.STOPPED);
+    }
+    relays.clear();
+    return this;
+  }
+
+  private static String describe(Throwable t) {
+    if (t == null) {
+      return "closed";
+    }
+    Throwable root = t;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root.getClass().getSimpleName() + ": " + root.getMessage();
+  }
+}

@@ -1,0 +1,87 @@
+package sluice.node.tcp;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import java.net.InetSocketAddress;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sluice.node.loop.EventLoops;
+import sluice.node.queue.ConnectionGate;
+import sluice.node.queue.QueueActor;
+import sluice.node.settings.TcpSettings;
+
+/**
+ * One TCP (L4) listener: accepts client connections on the data plane's event loops without
+ * reading from them (autoRead off, half-closure allowed) and gives each a {@link TcpRelay},
+ * which joins its pool's queue on its own loop. While the pool's queue is above its
+ * {@code refuse-connections-above} ({@code gate}), a new connection is reset at once.
+ */
+public final class TcpListener implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(TcpListener.class);
+
+  private final Channel serverChannel;
+  private final TcpSettings settings;
+
+  private TcpListener(Channel serverChannel, TcpSettings settings) {
+    this.serverChannel = serverChannel;
+    this.settings = settings;
+  }
+
+  /**
+   * Binds the listener.
+   *
+   * @param queuePerLoop the pool's queue actor on each loop, in loop order
+   * @param gate         says while the pool's queue (on any loop) is above its refuse threshold
+   */
+  public static TcpListener bind(EventLoops loops, TcpSettings settings, List<ActorRef<QueueActor.Command>> queuePerLoop,
+      ConnectionGate gate) throws InterruptedException {
+    Map<EventLoop, ActorRef<QueueActor.Command>> queues = new IdentityHashMap<>();
+    for (int i = 0; i < loops.size(); i++) {
+      queues.put(loops.loop(i), queuePerLoop.get(i));
+    }
+    String id = settings.id();
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(loops.group())
+        .channel(loops.serverChannelType())
+        .option(ChannelOption.SO_BACKLOG, 4096)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.AUTO_READ, false) // read only once relayed
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .childHandler(new ChannelInitializer<>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            if (gate.refusing()) {
+              log.debug("tcp {}: resetting connection from {}: pool {}'s queue is above its threshold", id,
+                  ch.remoteAddress(), settings.pool());
+              TcpRelay.reset(ch);
+              return;
+            }
+            ch.pipeline().addLast(new TcpRelay(queues.get(ch.eventLoop()), id));
+          }
+        });
+    Channel channel = bootstrap.bind(new InetSocketAddress(settings.host(), settings.port())).sync().channel();
+    return new TcpListener(channel, settings);
+  }
+
+  public InetSocketAddress localAddress() {
+    return (InetSocketAddress) serverChannel.localAddress();
+  }
+
+  public TcpSettings settings() {
+    return settings;
+  }
+
+  /** Stops accepting; relayed connections go on until their pool's actors stop. */
+  @Override
+  public void close() {
+    serverChannel.close().awaitUninterruptibly();
+  }
+}

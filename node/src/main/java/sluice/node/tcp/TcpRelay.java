@@ -1,0 +1,472 @@
+package sluice.node.tcp;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sluice.node.queue.QueueActor;
+import sluice.node.queue.Work;
+
+/**
+ * One client connection of a TCP listener, from accept to close: it waits in its pool's queue
+ * as {@link Work}, unread, and is then relayed byte for byte to one back-end connection, both
+ * ways, until both sides have closed. This object is the client channel's handler; its
+ * {@link BackendSide} is the back-end channel's.
+ *
+ * <p>States, changed only on the client's event loop (the back-end channel, the queue and the
+ * back-end actor are on the same loop):
+ * <ul>
+ *   <li>QUEUED: in the queue or on its way to a back-end actor. The client is not read
+ *       (autoRead off); bytes Netty read anyway (it reads once when the client half-closes)
+ *       are kept in {@code early}, bounded by that one read.
+ *   <li>CONNECTING: a back-end actor holds a slot for it and connects. A failed connect goes
+ *       back to QUEUED and the actor returns it to the queue.
+ *   <li>RELAYING: bytes flow both ways, each direction paused (the reading side's autoRead off)
+ *       while the other side is not writable. A FIN from one side is passed on as
+ *       shutdownOutput toward the other once everything before it is written; a side whose
+ *       input has ended and whose FIN we have passed on is closed.
+ *   <li>ENDING: broken off (the client left or was reset by us, the back-end failed, idle
+ *       timeout, the node stops). The client is reset (RST) if still open; the back-end
+ *       connection is half-closed and read to its end, so that the back-end has seen the
+ *       connection end before its slot frees, at most {@link TcpBackendActor#CLOSE_WAIT}.
+ *   <li>DONE: both channels closed; the back-end actor has been told, once ({@link
+ *       Events#finished}).
+ * </ul>
+ * Every ByteBuf read is written to the other side (which then owns it), kept in {@code early}
+ * (released when written or when the relay ends), or released at once.
+ */
+public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work {
+  private static final Logger log = LoggerFactory.getLogger(TcpRelay.class);
+
+  /** What the back-end actor hears of the relay it holds a slot for. Called on the loop. */
+  interface Events {
+    /** The back-end accepted the connection; bytes flow. */
+    void connected(TcpRelay relay);
+
+    /** The back-end could not be reached; the relay is QUEUED again and goes back to the queue. */
+    void connectFailed(TcpRelay relay, Throwable cause);
+
+    /** Both channels are closed; the slot is free. {@code lifetimeNanos} runs from the connect. */
+    void finished(TcpRelay relay, Outcome outcome, long lifetimeNanos);
+  }
+
+  /** How a relay ended. */
+  enum Outcome {
+    /** Both sides sent FIN (or the back-end ended its side and closed). */
+    COMPLETED,
+    /** The back-end reset or closed the connection before sending FIN. */
+    BACKEND_FAILED,
+    /** The client reset or closed before the back-end had ended its side. */
+    CLIENT_ABORTED,
+    /** No byte either way for the idle timeout. */
+    IDLE_TIMEOUT,
+    /** The node or the back-end actor stopped. */
+    STOPPED
+  }
+
+  enum State { QUEUED, CONNECTING, RELAYING, ENDING, DONE }
+
+  private final ActorRef<QueueActor.Command> queue;
+  private final String listenerId;
+  private Channel client;
+  private Channel backend;
+  private Events events;
+  State state = State.QUEUED;
+  private Outcome outcome;
+  private ArrayDeque<ByteBuf> early;
+
+  private long enqueuedNanos;
+  private long connectStartNanos;
+  /** The last read on either side (set once per read batch); the back-end actor sweeps idle relays. */
+  long lastActivityNanos;
+  long endingSinceNanos;
+
+  private boolean clientInputEnded;
+  private boolean backendInputEnded;
+  /** A FIN toward the side is on its way (queued behind what was written before it). */
+  private boolean clientFinQueued;
+  private boolean backendFinQueued;
+  /** ... and has been sent. */
+  private boolean clientFinSent;
+  private boolean backendFinSent;
+  private boolean clientClosed;
+  private boolean backendClosed;
+  /** We close the client after a complete relay (not an abort). */
+  private boolean closingClient;
+
+  TcpRelay(ActorRef<QueueActor.Command> queue, String listenerId) {
+    this.queue = queue;
+    this.listenerId = listenerId;
+  }
+
+  // ---- Work ---------------------------------------------------------------------------
+
+  @Override
+  public long enqueuedNanos() {
+    return enqueuedNanos;
+  }
+
+  @Override
+  public void setEnqueuedNanos(long nanos) {
+    enqueuedNanos = nanos;
+  }
+
+  @Override
+  public boolean abandoned() {
+    return clientClosed;
+  }
+
+  /** Queue full, queue timeout, the queue stopping: the client is reset, having seen no byte. */
+  @Override
+  public void refuse(Refusal refusal, String detail) {
+    log.debug("tcp {}: client {} reset: {}", listenerId, client == null ? "?" : client.remoteAddress(), detail);
+    state = State.DONE;
+    releaseEarly();
+    if (client != null) {
+      reset(client);
+    }
+  }
+
+  // ---- the back-end actor's side ------------------------------------------------------
+
+  /** Opens the back-end connection (the caller holds a slot for it). */
+  void connect(Bootstrap bootstrap, InetSocketAddress address, Events events) {
+    this.events = events;
+    state = State.CONNECTING;
+    connectStartNanos = System.nanoTime();
+    backendInputEnded = backendFinQueued = backendFinSent = backendClosed = false;
+    ChannelFuture connect = bootstrap.clone().handler(new BackendSide()).connect(address);
+    Channel ch = connect.channel();
+    backend = ch;
+    // the close future, not channelInactive: it completes also for a channel that never connected
+    ch.closeFuture().addListener(closed -> {
+      if (ch == backend) {
+        onBackendClosed();
+      }
+    });
+    connect.addListener(done -> {
+      if (!done.isSuccess() && state == State.CONNECTING) {
+        backend = null;
+        state = State.QUEUED;
+        events.connectFailed(this, done.cause());
+      }
+    });
+  }
+
+  /** No byte either way for the idle timeout: ended like a client that left. */
+  void idleTimeout() {
+    if (state == State.RELAYING) {
+      log.debug("tcp {}: relay of {} idle, closing", listenerId, client.remoteAddress());
+      end(Outcome.IDLE_TIMEOUT);
+    }
+  }
+
+  /** The back-end did not end its side within the close wait, or the actor stops: both close now. */
+  void closeNow(Outcome why) {
+    if (state == State.RELAYING || state == State.CONNECTING) {
+      end(why);
+    }
+    if (!clientClosed) {
+      reset(client);
+    }
+    if (backend != null && !backendClosed) {
+      backend.close();
+    }
+  }
+
+  String describe() {
+    return (client == null ? "?" : String.valueOf(client.remoteAddress())) + " -> "
+        + (backend == null ? "?" : String.valueOf(backend.localAddress())) + " " + state;
+  }
+
+  // ---- the client channel -------------------------------------------------------------
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    client = ctx.channel();
+    lastActivityNanos = System.nanoTime();
+    queue.tell(new QueueActor.Enqueue(this));
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    ByteBuf buf = (ByteBuf) msg;
+    switch (state) {
+      case RELAYING -> {
+        if (backendFinQueued) {
+          buf.release(); // cannot happen: we pass the client's FIN on only after its last byte
+          return;
+        }
+        backend.write(buf, backend.voidPromise());
+        if (!backend.isWritable()) {
+          client.config().setAutoRead(false); // resumed when the back-end drains
+        }
+      }
+      case QUEUED, CONNECTING -> {
+        if (early == null) {
+          early = new ArrayDeque<>(2);
+        }
+        early.add(buf);
+        client.config().setAutoRead(false);
+      }
+      default -> buf.release();
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (state == State.RELAYING) {
+      lastActivityNanos = System.nanoTime();
+      backend.flush();
+    }
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      clientInputEnded = true;
+      if (state == State.RELAYING) {
+        passFinToBackend();
+      }
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (state == State.RELAYING && client.isWritable() && !backendInputEnded) {
+      backend.config().setAutoRead(true);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    clientClosed = true;
+    releaseEarly();
+    if (state == State.RELAYING && !closingClient) {
+      end(Outcome.CLIENT_ABORTED);
+    }
+    checkDone();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("tcp {}: client {}: {}", listenerId, ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+
+  // ---- the back-end channel -----------------------------------------------------------
+
+  /** The back-end connection's handler. */
+  private final class BackendSide extends ChannelInboundHandlerAdapter {
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      if (state != State.CONNECTING) {
+        ctx.close();
+        return;
+      }
+      events.connected(TcpRelay.this);
+      if (clientClosed) {
+        state = State.RELAYING;
+        end(Outcome.CLIENT_ABORTED); // left while we connected: the back-end sees a FIN
+        return;
+      }
+      start();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ByteBuf buf = (ByteBuf) msg;
+      if (state != State.RELAYING || clientFinQueued) {
+        buf.release(); // ENDING: read to its end and dropped
+        return;
+      }
+      client.write(buf, client.voidPromise());
+      if (!client.isWritable()) {
+        backend.config().setAutoRead(false); // resumed when the client drains
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (state == State.RELAYING) {
+        lastActivityNanos = System.nanoTime();
+        client.flush();
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof ChannelInputShutdownEvent) {
+        backendInputEnded = true;
+        if (state == State.RELAYING) {
+          passFinToClient();
+          closeBackendIfDone();
+        } else if (state == State.ENDING) {
+          backend.close(); // it has seen our end and ended its own: the slot can go
+        }
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (state == State.RELAYING && backend.isWritable() && !clientInputEnded) {
+        client.config().setAutoRead(true);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("tcp {}: back-end connection of {}: {}", listenerId, client.remoteAddress(), cause.toString());
+      ctx.close();
+    }
+  }
+
+  // ---- the relay ----------------------------------------------------------------------
+
+  private void onBackendClosed() {
+    backendClosed = true;
+    if (state == State.RELAYING) {
+      if (backendInputEnded) {
+        // it ended its side and closed: what it sent is on its way to the client, then its FIN
+        passFinToClient();
+        closeClientIfDone();
+      } else {
+        end(Outcome.BACKEND_FAILED);
+      }
+    }
+    checkDone();
+  }
+
+  private void start() {
+    state = State.RELAYING;
+    lastActivityNanos = System.nanoTime();
+    if (early != null) {
+      ByteBuf buf;
+      while ((buf = early.poll()) != null) {
+        backend.write(buf, backend.voidPromise());
+      }
+      early = null;
+      backend.flush();
+    }
+    if (clientInputEnded) {
+      passFinToBackend();
+    } else {
+      client.config().setAutoRead(backend.isWritable());
+    }
+    backend.config().setAutoRead(client.isWritable());
+  }
+
+  private void passFinToBackend() {
+    if (backendFinQueued || backendClosed) {
+      return;
+    }
+    backendFinQueued = true;
+    backend.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
+      if (!written.isSuccess() || !backend.isActive()) {
+        return; // the back-end connection broke: its channelInactive ends the relay
+      }
+      ((DuplexChannel) backend).shutdownOutput().addListener(shut -> {
+        backendFinSent = shut.isSuccess();
+        closeBackendIfDone();
+      });
+    });
+  }
+
+  private void passFinToClient() {
+    if (clientFinQueued || clientClosed) {
+      return;
+    }
+    clientFinQueued = true;
+    client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
+      if (!written.isSuccess() || !client.isActive()) {
+        return;
+      }
+      ((DuplexChannel) client).shutdownOutput().addListener(shut -> {
+        clientFinSent = shut.isSuccess();
+        closeClientIfDone();
+      });
+    });
+  }
+
+  /** The back-end ended its side and has our FIN: done with it. */
+  private void closeBackendIfDone() {
+    if (backendInputEnded && backendFinSent && !backendClosed) {
+      backend.close();
+    }
+  }
+
+  /** The client ended its side and has the back-end's FIN: done with it. */
+  private void closeClientIfDone() {
+    if (!clientClosed && !closingClient && (clientInputEnded || backendClosed) && clientFinSent) {
+      closingClient = true;
+      client.close();
+    }
+  }
+
+  /** Breaks the relay off; see ENDING in the class comment. */
+  private void end(Outcome why) {
+    if (state == State.ENDING || state == State.DONE) {
+      return;
+    }
+    state = State.ENDING;
+    outcome = why;
+    endingSinceNanos = System.nanoTime();
+    releaseEarly();
+    if (!clientClosed) {
+      reset(client);
+    }
+    if (backend != null && !backendClosed) {
+      if (why == Outcome.BACKEND_FAILED || backendInputEnded) {
+        backend.close();
+      } else {
+        backend.config().setAutoRead(true); // read it to its end, dropping what comes
+        passFinToBackend();
+      }
+    }
+  }
+
+  private void checkDone() {
+    if (state == State.QUEUED || state == State.CONNECTING || state == State.DONE) {
+      return;
+    }
+    if (clientClosed && (backend == null || backendClosed)) {
+      Outcome how = state == State.RELAYING ? Outcome.COMPLETED : outcome;
+      state = State.DONE;
+      events.finished(this, how, System.nanoTime() - connectStartNanos);
+    }
+  }
+
+  private void releaseEarly() {
+    if (early != null) {
+      ByteBuf buf;
+      while ((buf = early.poll()) != null) {
+        buf.release();
+      }
+      early = null;
+    }
+  }
+
+  /** Closes {@code ch} with a reset (SO_LINGER 0): the peer sees RST, not FIN. */
+  static void reset(Channel ch) {
+    if (ch.isActive()) {
+      try {
+        ch.config().setOption(ChannelOption.SO_LINGER, 0);
+      } catch (RuntimeException e) {
+        log.debug("cannot set SO_LINGER on {}: {}", ch, e.toString());
+      }
+    }
+    ch.close();
+  }
+}
