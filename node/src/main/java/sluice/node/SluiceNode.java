@@ -8,9 +8,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -101,8 +103,11 @@ public final class SluiceNode implements AutoCloseable {
     this.gate = gate;
     this.loopCount = loops.size();
     List<NodeMetrics.Layout> layout = new ArrayList<>();
+    Set<String> tcpPools = settings.tcp().stream().map(TcpSettings::pool).collect(Collectors.toSet());
     for (PoolSettings pool : settings.pools().values()) {
-      layout.add(new NodeMetrics.Layout(pool.name(), pool.backends().stream().map(BackendSettings::id).toList()));
+      // a TCP pool's back-end actors are not asked yet: its queue is in /metrics, its back-ends are not
+      layout.add(new NodeMetrics.Layout(pool.name(), tcpPools.contains(pool.name()) ? List.of()
+          : pool.backends().stream().map(BackendSettings::id).toList()));
     }
     this.metrics = new NodeMetrics(layout, this::metricsSample);
     for (BackendSettings backend : settings.allBackends()) {

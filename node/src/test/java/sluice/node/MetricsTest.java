@@ -28,6 +28,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import sluice.node.settings.AdminSettings;
 import sluice.node.settings.SluiceSettings;
+import sluice.node.testing.TcpTestBackend;
 import sluice.node.testing.TestBackend;
 
 /** The operator's /metrics, scraped over HTTP from a node serving a real back-end. */
@@ -217,6 +218,18 @@ class MetricsTest {
   }
 
   /** The listener takes the connection and closes it at once, before any request. */
+  @Test
+  void aNodeWithATcpPoolShowsItsQueueAndScrapesWithoutError() throws Exception {
+    try (TcpTestBackend backend = TcpTestBackend.start(TcpTestBackend.Mode.ECHO);
+        SluiceNode node = TcpRelayTest.start(TcpRelayTest.tcpPool(TestSettings.queue(100, Duration.ofSeconds(30), 100),
+            2, backend.port()))) {
+      Metrics m = scrape(node);
+      assertEquals(0, m.value("sluice_pool_queue_length", labels("pool", "db")));
+      assertTrue(m.values().keySet().stream().noneMatch(k -> k.contains("pool=\"db\"") && k.startsWith("sluice_backend_")),
+          "a TCP pool's back-ends are not in /metrics yet (the README says so)");
+    }
+  }
+
   private static void assertRefused(int port) throws IOException {
     try (Socket socket = new Socket()) {
       socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
