@@ -77,6 +77,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   private boolean drainWatched;
   private boolean settling;
   private ChannelFutureListener drainListener;
+  private Runnable afterDrain;
   /** The current response has all arrived and waits for the client to take it before it ends. */
   private boolean awaitingDrain;
   /** The current request's body is dropped as it arrives (it was answered without a back-end). */
@@ -306,6 +307,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         drainWatched = true;
         if (drainListener == null) {
           drainListener = f -> onDrained();
+          afterDrain = this::afterDrain;
         }
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(drainListener);
         pending = pendingBytes(); // the flush may have sent more
@@ -344,12 +346,19 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** The watched empty write completed (or failed, the connection closing): the client took what was before it. */
+  /**
+   * The watched empty write completed (or failed, the connection closing): the client took
+   * what was before it. Called from inside the channel's flush, where the outbound buffer still
+   * counts the empty write itself: the rest is done as a task of the loop, after the flush.
+   */
   private void onDrained() {
     drainWatched = false;
-    if (settling) {
-      return; // completed at once, inside settle(), which counts what is left
+    if (!settling) { // else it completed at once, inside settle(), which counts what is left
+      ctx.executor().execute(afterDrain);
     }
+  }
+
+  private void afterDrain() {
     if (!ctx.channel().isActive()) {
       recharge(0);
       return;
