@@ -244,11 +244,11 @@ class SettingsReaderTest {
       sluice.http.limits.max-body-size = lots                     | sluice.http.limits.max-body-size: must be a size at least 0 bytes
       sluice.http.limits.max-bodysize = 1m                        | sluice.http.limits.max-bodysize: unknown key (did you mean max-body-size?)
       sluice.http.buffer-requests-up-to = 3g                      | sluice.http.buffer-requests-up-to: must be between 0 and 2147483647 bytes, was 3g (3221225472 bytes)
-      sluice.http.buffer-requests-up-to = -1                      | sluice.http.buffer-requests-up-to: must be between 0 and 2147483647 bytes, was -1
+      sluice.http.buffer-requests-up-to = -1                      | sluice.http.buffer-requests-up-to: must be a size at least 0 bytes such as 65536, 64k or 8MiB, was -1
       sluice.http.body-deadline = 0s                              | sluice.http.body-deadline: must be greater than 0, was 0s
-      sluice.http.body-timeout = 5s                               | sluice.http.body-timeout: unknown key (did you mean body-deadline?)
+      sluice.http.body-dedline = 5s                               | sluice.http.body-dedline: unknown key (did you mean body-deadline?)
       sluice.http.response-buffer-total = lots                    | sluice.http.response-buffer-total: must be a size at least 0 bytes
-      sluice.http.response-buffer-total = -1k                     | sluice.http.response-buffer-total: must be at least 0 bytes, was -1k
+      sluice.http.response-buffer-total = -1k                     | sluice.http.response-buffer-total: must be a size at least 0 bytes such as 65536, 64k or 8MiB, was '-1k'
       sluice.cluster.port = 70000                                 | sluice.cluster.port: must be between 0 and 65535, was 70000
       sluice.cluster.seed-nodes = ["node-1"]                    | sluice.cluster.seed-nodes[0]: must be "host:port" with port 1-65535
       sluice.defaults.connections.pre-open = -1                   | sluice.defaults.connections.pre-open: must be at least 0, was -1
