@@ -5,12 +5,13 @@ import java.util.List;
 /**
  * A pool's state on this node (summed over its event loops). Counters are cumulative since
  * start; every accepted request is in exactly one of: served, rejectedFull, expired,
- * badGateway, gatewayTimeout, abandoned, clientAborted, stopped, or still in progress
+ * noBackendUp, badGateway, gatewayTimeout, abandoned, clientAborted, stopped, or still in progress
  * (queued or on a back-end).
  *
  * @param served          requests answered with the back-end's response
  * @param rejectedFull    503: the queue was at its max
  * @param expired         503: waited longer than the queue timeout
+ * @param noBackendUp     503: every back-end of the pool was known down (waiting then, or arriving)
  * @param badGateway      502: the back-end failed (connection lost, response cut off)
  * @param gatewayTimeout  504: no response within the response timeout
  * @param abandoned       the client closed its connection while the request waited: never sent
@@ -25,6 +26,7 @@ public record PoolStatus(
     long served,
     long rejectedFull,
     long expired,
+    long noBackendUp,
     long badGateway,
     long gatewayTimeout,
     long abandoned,
@@ -34,7 +36,7 @@ public record PoolStatus(
 
   /** Requests that ended, in any way. */
   public long ended() {
-    return served + rejectedFull + expired + badGateway + gatewayTimeout + abandoned + clientAborted + stopped;
+    return served + rejectedFull + expired + noBackendUp + badGateway + gatewayTimeout + abandoned + clientAborted + stopped;
   }
 
   /**

@@ -216,7 +216,7 @@ public final class SluiceNode implements AutoCloseable {
     Props onLoop = Props.empty().withDispatcherFromConfig(loops.dispatcherId(loop));
     String suffix = pool.name() + "-" + loop;
     ActorRef<QueueActor.Command> queue = context.spawn(
-        Behaviors.supervise(QueueActor.create(pool.name(), pool.queue(), pool.balance(), gate, suffix,
+        Behaviors.supervise(QueueActor.create(pool.name(), pool.backends().size(), pool.queue(), pool.balance(), gate, suffix,
             settings.reportInterval())).onFailure(SupervisorStrategy.restart()),
         "queue-" + suffix, onLoop);
     ClusterSharding sharding = ClusterSharding.get(context.getSystem());
@@ -327,6 +327,7 @@ public final class SluiceNode implements AutoCloseable {
     long accepted = 0;
     long rejectedFull = 0;
     long expired = 0;
+    long noBackendUp = 0;
     long abandoned = 0;
     long stopped = 0;
     List<BackendActor.Status> merged = null;
@@ -339,6 +340,7 @@ public final class SluiceNode implements AutoCloseable {
       accepted += q.accepted();
       rejectedFull += q.rejectedFull();
       expired += q.expired();
+      noBackendUp += q.noBackendUp();
       abandoned += q.abandoned();
       stopped += q.stoppedWaiting();
       List<BackendActor.Status> here = backends.get(i).stream().map(CompletableFuture::join).toList();
@@ -360,7 +362,7 @@ public final class SluiceNode implements AutoCloseable {
           b.connections(), b.served(), b.badGateway() + b.gatewayTimeout(), b.ratePerSecond(), b.p99Millis(),
           b.limitReason()));
     }
-    return new PoolStatus(name, waiting, waiting + inFlight, accepted, served, rejectedFull, expired, badGateway,
+    return new PoolStatus(name, waiting, waiting + inFlight, accepted, served, rejectedFull, expired, noBackendUp, badGateway,
         gatewayTimeout, abandoned, clientAborted, stopped, statuses);
   }
 

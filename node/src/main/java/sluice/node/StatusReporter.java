@@ -74,9 +74,10 @@ final class StatusReporter extends AbstractBehavior<StatusReporter.Command> {
             b.limitReason());
       }
     }
-    if (pool.rejectedFull() + pool.expired() + pool.abandoned() + pool.clientAborted() > 0) {
-      getContext().getLog().info("status pool={} 503-queue-full={} 503-queue-timeout={} client-gone={}",
-          pool.pool(), pool.rejectedFull(), pool.expired(), pool.abandoned() + pool.clientAborted());
+    if (pool.rejectedFull() + pool.expired() + pool.noBackendUp() + pool.abandoned() + pool.clientAborted() > 0) {
+      getContext().getLog().info("status pool={} 503-queue-full={} 503-queue-timeout={} 503-no-backend-up={} "
+          + "client-gone={}", pool.pool(), pool.rejectedFull(), pool.expired(), pool.noBackendUp(),
+          pool.abandoned() + pool.clientAborted());
     }
   }
 }

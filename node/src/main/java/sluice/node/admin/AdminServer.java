@@ -98,6 +98,7 @@ public final class AdminServer extends AllDirectives {
           .append(",\"served\":").append(p.served())
           .append(",\"rejectedFull\":").append(p.rejectedFull())
           .append(",\"expired\":").append(p.expired())
+          .append(",\"noBackendUp\":").append(p.noBackendUp())
           .append(",\"badGateway\":").append(p.badGateway())
           .append(",\"gatewayTimeout\":").append(p.gatewayTimeout())
           .append(",\"abandoned\":").append(p.abandoned())

@@ -115,6 +115,12 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private int toldSlots = -1;
   private boolean toldUp;
 
+  /**
+   * False while the back-end is known down: from a connection attempt that failed (refused,
+   * reset, or not made within connect-timeout) until one succeeds. True before the first
+   * attempt (start-up: not known down) and whatever the lease says (a lapsed lease stops new
+   * work but is not the back-end's fault). The queue refuses work while all of a pool's are false.
+   */
   private boolean up = true;
   private long downSinceNanos;
   private int failedConnects;
@@ -350,11 +356,13 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     }
     Exchange e = c.pending;
     remove(c);
-    if (e != null) {
-      queue.tell(new QueueActor.Returned(e)); // never sent: another back-end, or this one later, takes it
-    }
     markDown(event.cause());
-    tellCapacity(true);
+    tellCapacity(true); // first that it is down: the queue then knows whether any back-end of the pool is up
+    if (e != null) {
+      // never sent: another back-end, or this one once up again, takes it; or the queue answers
+      // 503 if none of the pool's back-ends is up
+      queue.tell(new QueueActor.Returned(e));
+    }
     return this;
   }
 
@@ -631,12 +639,17 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   /**
-   * Reports what this actor needs (in flight and waiting), the slots it would keep for its
-   * pre-opened connections while nobody needs them, and what it holds: also the lease's
-   * renewal.
+   * Reports what this actor needs (in flight and waiting; while the back-end is down at
+   * least the one slot its probe needs, since its queue then refuses work instead of holding
+   * it), the slots it would keep for its pre-opened connections while nobody needs them, and
+   * what it holds: also the lease's renewal.
    */
   private void sendDemand() {
-    entity.tell(new Demand(backend.id(), backend.limit(), busy + pending + backlog, settings.preOpen(),
+    int wanted = busy + pending + backlog;
+    if (!up) {
+      wanted = Math.max(1, wanted);
+    }
+    entity.tell(new Demand(backend.id(), backend.limit(), wanted, settings.preOpen(),
         connections.size(), lease.usable(), lease.epoch(), lease.seq(), System.nanoTime(), leaseInbox));
   }
 

@@ -54,12 +54,17 @@ public final class Forwarding {
       request.setUri(rest.isEmpty() || rest.charAt(0) == '?' ? "/" + rest : rest);
     }
     dropHopByHop(headers);
+    if (!headers.contains(HttpHeaderNames.HOST)) {
+      // an HTTP/1.0 request may come without Host; the HTTP/1.1 one we send must have one, and
+      // with no authority known it is empty (RFC 9112 3.2)
+      headers.set(Fields.HOST, "");
+    }
     headers.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
     String forwardedFor = joined(headers, Fields.X_FORWARDED_FOR);
     headers.set(Fields.X_FORWARDED_FOR, forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
     headers.set(Fields.X_FORWARDED_PROTO, HTTP);
     String host = headers.get(HttpHeaderNames.HOST);
-    if (host != null) {
+    if (host != null && !host.isEmpty()) {
       headers.set(Fields.X_FORWARDED_HOST, host);
     } else {
       headers.remove(Fields.X_FORWARDED_HOST);

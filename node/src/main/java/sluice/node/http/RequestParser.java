@@ -107,6 +107,7 @@ public final class RequestParser {
   private static final AsciiString CONTENT_LENGTH = AsciiString.cached("content-length");
   private static final AsciiString TRANSFER_ENCODING = AsciiString.cached("transfer-encoding");
   private static final AsciiString EXPECT = AsciiString.cached("expect");
+  private static final AsciiString CONNECTION = AsciiString.cached("connection");
   private static final AsciiString CHUNKED = AsciiString.cached("chunked");
   private static final AsciiString CONTINUE_100 = AsciiString.cached("100-continue");
   /** We validate names and values ourselves, before adding them. */
@@ -438,7 +439,10 @@ public final class RequestParser {
     return transferEncoding ? -1 : Math.max(contentLength, 0);
   }
 
-  /** Checks and notes the fields that frame or route the request: Host, Content-Length, Transfer-Encoding, Expect. */
+  /**
+   * Checks and notes the fields that frame or route the request: Host, Content-Length,
+   * Transfer-Encoding, Expect, and Connection (which must not name the first two).
+   */
   private Malformed noteField(byte[] line, int nameEnd, int valueStart, int valueEnd) {
     switch (nameEnd) {
       case 4 -> {
@@ -455,6 +459,11 @@ public final class RequestParser {
         if (HttpSyntax.equalsIgnoreCase(line, 0, nameEnd, EXPECT)
             && !HttpSyntax.equalsIgnoreCase(line, valueStart, valueEnd, CONTINUE_100)) {
           expectationFailed = true;
+        }
+      }
+      case 10 -> {
+        if (HttpSyntax.equalsIgnoreCase(line, 0, nameEnd, CONNECTION)) {
+          return checkConnectionOptions(line, valueStart, valueEnd);
         }
       }
       case 14 -> {
@@ -476,6 +485,31 @@ public final class RequestParser {
       default -> { }
     }
     return null;
+  }
+
+  /**
+   * The options of one Connection field name hop-by-hop fields, which a proxy removes (RFC
+   * 9110 7.6.1). One that names Content-Length or Host would have the proxy remove what frames
+   * or routes the request, and a back-end would read the body as a request of its own: the
+   * client may not send such an option (it names fields meant for every recipient), so the
+   * request is refused.
+   */
+  private Malformed checkConnectionOptions(byte[] line, int from, int to) {
+    int i = from;
+    while (true) {
+      int comma = HttpSyntax.indexOf(line, i, to, (byte) ',');
+      int elementEnd = comma < 0 ? to : comma;
+      int optionStart = HttpSyntax.skipWhitespace(line, i, elementEnd);
+      int optionEnd = HttpSyntax.trimWhitespace(line, optionStart, elementEnd);
+      if (HttpSyntax.equalsIgnoreCase(line, optionStart, optionEnd, CONTENT_LENGTH)
+          || HttpSyntax.equalsIgnoreCase(line, optionStart, optionEnd, HOST)) {
+        return refuse(BAD_REQUEST, "Connection names Content-Length or Host");
+      }
+      if (comma < 0) {
+        return null;
+      }
+      i = comma + 1;
+    }
   }
 
   /** {@code 1#token} of one Transfer-Encoding field; all its fields form one list. */

@@ -26,6 +26,13 @@ import sluice.node.settings.QueueSettings;
  * refuse threshold, and hands its head to a back-end actor that has a free slot
  * (round-robin or least-outstanding).
  *
+ * <p>No back-end up: while every back-end of the pool is known down on this loop (each has
+ * told a {@link Capacity} with {@code up} false: its last connection attempt failed), the
+ * queue refuses what waits and what arrives ({@link Work.Refusal#NO_BACKEND_UP}) instead of
+ * holding it to its timeout; the first back-end that is up again ends that. A back-end not
+ * yet heard from, or not yet tried (start-up), counts as up, and so does one whose lease
+ * lapsed: work waits for those as it always did.
+ *
  * <p>Slots: a back-end actor tells the queue its {@link Capacity}: how many more items it can
  * take, counted after the first {@code received} items the queue sent it. The queue counts
  * the items it sent ({@code sent}), so the items still on their way are {@code sent -
@@ -37,7 +44,8 @@ import sluice.node.settings.QueueSettings;
  * {@link Returned} and goes to the head of the queue again.
  *
  * <p>Every item the queue accepted is in exactly one place: the FIFO, on its way to a
- * back-end, or ended by the queue (refused, timed out, dropped unserved); the counters say
+ * back-end, or ended by the queue (refused because full or because no back-end is up, timed
+ * out, dropped unserved); the counters say
  * which. When the queue stops or restarts, everything waiting is refused.
  */
 public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
@@ -76,8 +84,8 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   public record Backlog(long queueIncarnation, int waiting) implements ToBackend {}
 
   /** A pool's queue as seen at one moment. */
-  public record QueueStatus(int waiting, long accepted, long rejectedFull, long expired, long abandoned,
-      long stoppedWaiting) implements NoSerializationVerificationNeeded {}
+  public record QueueStatus(int waiting, long accepted, long rejectedFull, long expired, long noBackendUp,
+      long abandoned, long stoppedWaiting) implements NoSerializationVerificationNeeded {}
 
   /** The queue's view of one back-end actor. */
   private static final class Backend {
@@ -108,23 +116,29 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private final Balance balance;
   private final ConnectionGate gate;
   private final String gateKey;
+  /** How many back-ends the pool has: until all of them told their capacity, they cannot all be down. */
+  private final int poolSize;
   private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
   private final ArrayDeque<Work> waiting = new ArrayDeque<>();
   private final List<Backend> backends = new ArrayList<>();
   private int roundRobin = -1;
   private boolean overThreshold;
+  /** Every back-end of the pool is known down: work is refused, not queued. */
+  private boolean noneUp;
 
   private long accepted;
   private long rejectedFull;
   private long expired;
+  private long noBackendUp;
   private long abandoned;
   private long stoppedWaiting;
 
-  private QueueActor(ActorContext<Command> context, TimerScheduler<Command> timers, String pool,
+  private QueueActor(ActorContext<Command> context, TimerScheduler<Command> timers, String pool, int poolSize,
       QueueSettings settings, Balance balance, ConnectionGate gate, String gateKey, Duration reportInterval) {
     super(context);
     context.setLoggerName(QueueActor.class);
     this.pool = pool;
+    this.poolSize = poolSize;
     this.settings = settings;
     this.balance = balance;
     this.gate = gate;
@@ -135,12 +149,13 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   }
 
   /**
-   * @param gateKey this queue's name at the gate (pool and loop)
+   * @param poolSize how many back-ends the pool has (each has a back-end actor on this loop)
+   * @param gateKey  this queue's name at the gate (pool and loop)
    */
-  public static Behavior<Command> create(String pool, QueueSettings settings, Balance balance, ConnectionGate gate,
-      String gateKey, Duration reportInterval) {
+  public static Behavior<Command> create(String pool, int poolSize, QueueSettings settings, Balance balance,
+      ConnectionGate gate, String gateKey, Duration reportInterval) {
     return Behaviors.setup(context -> Behaviors.withTimers(timers ->
-        new QueueActor(context, timers, pool, settings, balance, gate, gateKey, reportInterval)));
+        new QueueActor(context, timers, pool, poolSize, settings, balance, gate, gateKey, reportInterval)));
   }
 
   @Override
@@ -163,6 +178,10 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     Work work = enqueue.work();
     accepted++;
     work.setEnqueuedNanos(System.nanoTime());
+    if (noneUp) {
+      refuseNoBackendUp(work);
+      return this;
+    }
     if (waiting.isEmpty()) {
       Backend backend = pick();
       if (backend != null) {
@@ -185,7 +204,16 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   }
 
   private Behavior<Command> onReturned(Returned returned) {
-    waiting.addFirst(returned.work());
+    Work work = returned.work();
+    if (noneUp) {
+      if (work.abandoned()) {
+        abandoned++;
+      } else {
+        refuseNoBackendUp(work);
+      }
+      return this;
+    }
+    waiting.addFirst(work);
     dispatch();
     return this;
   }
@@ -259,6 +287,7 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     backend.inFlight = capacity.inFlight();
     backend.slots = capacity.slots();
     backend.up = capacity.up();
+    updateNoneUp(backend);
     if (capacity.queueIncarnation() != incarnation) {
       // the back-end does not know this queue yet: greet it, it starts counting from 0
       backend.greeting = true;
@@ -306,7 +335,7 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
         waiting.pollFirst();
         expired++;
         head.refuse(Work.Refusal.QUEUE_TIMEOUT, "queue timeout: waited " + (now - head.enqueuedNanos()) / 1_000_000
-            + " ms in pool " + pool + (noBackendUp() ? " (no back-end is up)" : ""));
+            + " ms in pool " + pool);
       } else {
         break;
       }
@@ -315,7 +344,13 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     return this;
   }
 
-  private boolean noBackendUp() {
+  // ---- no back-end up ----------------------------------------------------------------
+
+  /** True when every back-end of the pool has told it is down; one not heard from yet is not. */
+  private boolean allKnownDown() {
+    if (backends.size() < poolSize) {
+      return false;
+    }
     for (Backend b : backends) {
       if (b.up) {
         return false;
@@ -324,13 +359,43 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     return true;
   }
 
+  /** After {@code changed} told its capacity: enters or leaves the state where work is refused. */
+  private void updateNoneUp(Backend changed) {
+    boolean now = allKnownDown();
+    if (now == noneUp) {
+      return;
+    }
+    noneUp = now;
+    if (now) {
+      getContext().getLog().warn("pool {}: no back-end is up (last: {}); answering the {} requests waiting and "
+          + "new ones with 503 until one is back", pool, changed.id, waiting.size());
+      while (!waiting.isEmpty()) {
+        Work work = waiting.pollFirst();
+        if (work.abandoned()) {
+          abandoned++;
+        } else {
+          refuseNoBackendUp(work);
+        }
+      }
+      updateGate();
+    } else {
+      getContext().getLog().info("pool {}: back-end {} is up again; queueing requests", pool, changed.id);
+    }
+  }
+
+  private void refuseNoBackendUp(Work work) {
+    noBackendUp++;
+    work.refuse(Work.Refusal.NO_BACKEND_UP, "no back-end of pool " + pool + " is up");
+  }
+
   private Behavior<Command> onReportTick() {
     tellBacklog();
     return this;
   }
 
   private Behavior<Command> onGetStatus(GetStatus get) {
-    get.replyTo().tell(new QueueStatus(waiting.size(), accepted, rejectedFull, expired, abandoned, stoppedWaiting));
+    get.replyTo().tell(new QueueStatus(waiting.size(), accepted, rejectedFull, expired, noBackendUp, abandoned,
+        stoppedWaiting));
     return this;
   }
 

@@ -16,6 +16,8 @@ public interface Work {
     QUEUE_FULL,
     /** The work waited longer than queue.timeout. */
     QUEUE_TIMEOUT,
+    /** Every back-end of the pool is known down (its last connection attempt failed). */
+    NO_BACKEND_UP,
     /** The queue stopped (node shutting down, or the queue actor restarted after a bug). */
     STOPPING
   }

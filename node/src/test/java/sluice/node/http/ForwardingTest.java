@@ -78,4 +78,14 @@ class ForwardingTest {
     assertEquals("1.0 sluice", Forwarding.viaEntry("HTTP/1.0"));
     assertEquals("1.1 sluice", Forwarding.viaEntry("HTTP/1.1"));
   }
+
+  /** Found by FuzzTest: an HTTP/1.0 request without Host went to the back-end as HTTP/1.1 without Host. */
+  @Test
+  void anHttp10RequestWithoutHostGetsAnEmptyHostAsHttp11() {
+    HttpRequest request = new DefaultHttpRequest(HttpVersion.HTTP_1_0, HttpMethod.GET, "/old");
+    Forwarding.forwardRequest(request, "127.0.0.1");
+    assertEquals(HttpVersion.HTTP_1_1, request.protocolVersion());
+    assertEquals(List.of(""), request.headers().getAll("Host"));
+    assertNull(request.headers().get("X-Forwarded-Host"));
+  }
 }

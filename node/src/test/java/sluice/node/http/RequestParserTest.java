@@ -299,6 +299,10 @@ class RequestParserTest {
     return Stream.of(
         // request line
         refused(400, "GARBAGE\r\n\r\n"),
+        // found by FuzzTest: Connection naming Content-Length had the body sent as a request of its own
+        refused(400, "POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello"),
+        refused(400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close, Content-Length\r\n\r\nhello"),
+        refused(400, "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive,HOST \r\n\r\n"),
         refused(400, "GET /\r\nHost: a\r\n\r\n"),
         refused(400, "GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
         refused(400, "GET / HTTP/1.1 \r\nHost: a\r\n\r\n"),

@@ -35,8 +35,14 @@ class QueueActorTest {
   private final ConnectionGate gate = new ConnectionGate();
 
   private ActorRef<QueueActor.Command> queue(int max, Duration timeout, int refuseAbove, Balance balance) {
-    return testKit.spawn(QueueActor.create("web", new QueueSettings(max, timeout, refuseAbove, Duration.ofSeconds(1)),
-        balance, gate, "web-0", Duration.ofHours(1)));
+    return queue(2, max, timeout, refuseAbove, balance);
+  }
+
+  private ActorRef<QueueActor.Command> queue(int poolSize, int max, Duration timeout, int refuseAbove,
+      Balance balance) {
+    return testKit.spawn(QueueActor.create("web", poolSize,
+        new QueueSettings(max, timeout, refuseAbove, Duration.ofSeconds(1)), balance, gate, "web-0",
+        Duration.ofHours(1)));
   }
 
   /** Greets the queue as back-end {@code id} and returns the incarnation of the queue it learnt. */
@@ -182,7 +188,7 @@ class QueueActorTest {
 
   @Test
   void aBugRestartsTheQueueAndWhatWaitedIsAnswered() {
-    ActorRef<QueueActor.Command> queue = testKit.spawn(Behaviors.supervise(QueueActor.create("web",
+    ActorRef<QueueActor.Command> queue = testKit.spawn(Behaviors.supervise(QueueActor.create("web", 1,
         new QueueSettings(100, Duration.ofMinutes(1), 100, Duration.ofSeconds(1)), Balance.ROUND_ROBIN, gate, "web-0",
         Duration.ofHours(1))).onFailure(SupervisorStrategy.restart()));
     TestWork bomb = new TestWork("bomb") {
@@ -218,5 +224,80 @@ class QueueActorTest {
     TestWork after = new TestWork("after");
     queue.tell(new QueueActor.Enqueue(after));
     assertSame(after, b.expectMessageClass(Assign.class).work());
+  }
+
+  private static QueueActor.QueueStatus status(ActorRef<QueueActor.Command> queue) {
+    TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
+    queue.tell(new QueueActor.GetStatus(status.ref()));
+    return status.receiveMessage();
+  }
+
+  @Test
+  void whileTheOnlyBackendIsDownWaitingAndNewWorkIsRefusedAndItFlowsAgainWhenItIsUp() {
+    var queue = queue(1, 100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    long qInc = join(queue, b, "b", 1, 1);
+    List<TestWork> work = items(3);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    assertSame(work.get(0), b.expectMessageClass(Assign.class).work());
+    b.expectMessageClass(Backlog.class);
+    // its connection attempt failed: down, and the item it held comes back after
+    queue.tell(new Capacity(b.ref(), "b", 1, qInc, 1, 0, 0, 1, false));
+    queue.tell(new QueueActor.Returned(work.get(0)));
+    TestWork later = new TestWork("later");
+    queue.tell(new QueueActor.Enqueue(later));
+    QueueActor.QueueStatus s = status(queue);
+    assertEquals(0, s.waiting());
+    assertEquals(4, s.noBackendUp());
+    for (TestWork w : work) {
+      assertEquals(Work.Refusal.NO_BACKEND_UP, w.refusal, w.name);
+    }
+    assertEquals(Work.Refusal.NO_BACKEND_UP, later.refusal);
+    // up again: work goes out at once
+    queue.tell(new Capacity(b.ref(), "b", 1, qInc, 1, 1, 0, 1, true));
+    TestWork after = new TestWork("after");
+    queue.tell(new QueueActor.Enqueue(after));
+    assertSame(after, b.expectMessageClass(Assign.class).work());
+    assertNull(after.refusal);
+    assertEquals(4, status(queue).noBackendUp());
+  }
+
+  @Test
+  void oneBackendDownOfTwoRefusesNothing() {
+    var queue = queue(2, 100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> a = testKit.createTestProbe();
+    TestProbe<ToBackend> c = testKit.createTestProbe();
+    long qInc = join(queue, a, "a", 1, 0);
+    join(queue, c, "c", 2, 1);
+    queue.tell(new Capacity(a.ref(), "a", 1, qInc, 0, 0, 0, 1, false));
+    List<TestWork> work = items(3);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    assertSame(work.get(0), c.expectMessageClass(Assign.class).work());
+    QueueActor.QueueStatus s = status(queue);
+    assertEquals(2, s.waiting(), "the rest waits for the live back-end's slots");
+    assertEquals(0, s.noBackendUp());
+    assertNull(work.get(1).refusal);
+    c.expectMessageClass(Backlog.class);
+    queue.tell(new Capacity(c.ref(), "c", 2, qInc, 1, 1, 0, 1, true));
+    assertSame(work.get(1), c.expectMessageClass(Assign.class).work());
+  }
+
+  @Test
+  void aBackendNotYetHeardFromIsNotDown() {
+    var queue = queue(2, 100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> a = testKit.createTestProbe();
+    long qInc = join(queue, a, "a", 1, 0);
+    queue.tell(new Capacity(a.ref(), "a", 1, qInc, 0, 0, 0, 1, false));
+    TestWork w = new TestWork("w");
+    queue.tell(new QueueActor.Enqueue(w));
+    QueueActor.QueueStatus s = status(queue);
+    assertEquals(1, s.waiting(), "the pool's second back-end has not told its capacity: it may be up");
+    assertNull(w.refusal);
+    // it tells it is down too: now none is up
+    TestProbe<ToBackend> c = testKit.createTestProbe();
+    queue.tell(new Capacity(c.ref(), "c", 2, 0, 0, 0, 0, 0, false));
+    s = status(queue);
+    assertEquals(0, s.waiting());
+    assertEquals(Work.Refusal.NO_BACKEND_UP, w.refusal);
   }
 }
