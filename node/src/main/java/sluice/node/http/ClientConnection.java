@@ -156,8 +156,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     } else if (msg instanceof HttpContent content) {
       if (current != null && !discardBody) {
         current.clientContent(content);
-        if (bufferingFor != null && current.bufferedBytes() > bufferRequestsUpTo) {
-          enqueueBuffered(); // a chunked body longer than the buffer: the rest streams
+        if (bufferingFor != null && current.bufferFull(bufferRequestsUpTo)) {
+          enqueueBuffered(); // a chunked body longer than the buffer (or in too many tiny parts): the rest streams
         }
       } else {
         content.release();

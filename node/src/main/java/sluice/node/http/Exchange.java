@@ -43,8 +43,9 @@ public final class Exchange implements Work {
   State state = State.QUEUED;
   private final ArrayDeque<HttpContent> body = new ArrayDeque<>(2);
   private boolean bodyComplete;
-  /** Bytes of body held while BUFFERING. */
+  /** Bytes and parts of body held while BUFFERING. */
   private long bufferedBytes;
+  private int bufferedParts;
   /** Some of the body went to a back-end without being kept: the request cannot be sent again. */
   private boolean bodyGone;
   private BackendConnection connection;
@@ -91,6 +92,7 @@ public final class Exchange implements Work {
   void clientContent(HttpContent content) {
     if (state == State.BUFFERING) {
       bufferedBytes += content.content().readableBytes();
+      bufferedParts++;
       body.addLast(content); // read on: the request takes no slot until its body is here
     } else if (state == State.SENT && connection != null) {
       bodyGone = true;
@@ -127,9 +129,14 @@ public final class Exchange implements Work {
     }
   }
 
-  /** Bytes of body read while BUFFERING. */
-  long bufferedBytes() {
-    return bufferedBytes;
+  /**
+   * Whether the body held while BUFFERING has outgrown {@code limit} bytes, or come in so many
+   * tiny parts (more than one per 64 bytes of the limit, at least 64) that holding more would
+   * cost more in parts than in bytes: a body trickled a byte per read is then queued and
+   * streams, as a longer body does.
+   */
+  boolean bufferFull(int limit) {
+    return bufferedBytes > limit || bufferedParts > Math.max(64, limit / 64);
   }
 
   /** Buffering is over (the body is whole, or longer than the buffer): the request is queued now. */
