@@ -33,7 +33,18 @@ final class RawHttp implements AutoCloseable {
   }
 
   static RawHttp connect(int port) throws IOException {
+    return connect(port, 0);
+  }
+
+  /**
+   * A connection whose socket receive buffer is {@code receiveBuffer} bytes (0: the system's),
+   * for a client that reads slowly: the kernel then holds little of what it does not read.
+   */
+  static RawHttp connect(int port, int receiveBuffer) throws IOException {
     Socket socket = new Socket();
+    if (receiveBuffer > 0) {
+      socket.setReceiveBufferSize(receiveBuffer); // before connect, so the window is small from the start
+    }
     socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
     socket.setSoTimeout(30_000);
     socket.setTcpNoDelay(true);

@@ -38,6 +38,16 @@ import sluice.node.loop.ReadResume;
  * and at most {@code bufferUpTo} bytes until it is whole (so that a back-end dying
  * mid-response gives a clean 502), streams longer ones, and when the response ends (or the
  * connection breaks) gives the exchange back to the actor through {@link Events}.
+ *
+ * <p>It reads the back-end at the back-end's pace while the client may hold what it has not
+ * read yet: up to {@code bufferUpTo} bytes for this client connection, within its loop's share
+ * of {@code sluice.http.response-buffer-total} ({@link ResponseBuffers}). So a response that
+ * fits is off the back-end connection, and the connection free, as soon as it has arrived,
+ * however slowly its client reads. Beyond that, reading stops until the client has taken
+ * more; and a response whose last byte has come but does not fit is written and stays on the
+ * connection ({@link #waitingForClient}) until its client has taken enough, so the
+ * connection (the slot) is held as long as the client is slow. A streamed response's parts
+ * are counted after each read's flush, so a client connection may hold one read more.
  */
 public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
@@ -96,6 +106,8 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
   private boolean closeAfter;
   private boolean clientAborted;
   private Throwable failure;
+  /** The whole response has arrived and been written; it waits for its client to take it before it ends. */
+  private boolean waitingForClient;
 
   public BackendConnection(long id, String backendId, Events events, long bufferUpTo, CharSequence loadHeader) {
     this.id = id;
@@ -147,6 +159,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
   public Exchange takeExchange() {
     Exchange e = exchange;
     exchange = null;
+    waitingForClient = false;
     releaseHeld();
     return e;
   }
@@ -218,6 +231,10 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
   /** The client cannot finish its request: close, so that the back-end does not wait for it. */
   void abortForClient() {
+    if (waitingForClient) {
+      finishWaiting(); // the back-end has sent all of it: nothing to cut off, the connection is reusable
+      return;
+    }
     clientAborted = true;
     channel.close();
   }
@@ -260,6 +277,13 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
       // nothing asked for this (a response after a timeout, or garbage): the connection is unusable
       ReferenceCountUtil.release(msg);
       failure = new IOException("back-end " + backendId + " sent data with no request on the connection");
+      ctx.close();
+      return;
+    }
+    if (waitingForClient) {
+      // nothing asked for more: the connection is unusable (the response in hand still ends)
+      ReferenceCountUtil.release(msg);
+      failure = new IOException("back-end " + backendId + " sent data after its response");
       ctx.close();
       return;
     }
@@ -315,41 +339,93 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
       held.add(content);
     } else {
       e.responseContent(content);
-      if (!e.clientWritable()) {
-        channel.config().setAutoRead(false); // the client reads slowly: let the back-end wait
+      if (!e.clientWritable() && !e.clientSettled(bufferUpTo)) {
+        channel.config().setAutoRead(false); // the client reads slowly and has no room left: let the back-end wait
       }
     }
   }
 
   private void finish(Exchange e, LastHttpContent last) {
-    exchange = null;
     List<HttpObject> whole = held;
     held = null;
-    // told first, so that the actor counts the response before its client can see it and ask
-    events.responseDone(this, e, status, rttNanos, reportedLoad);
+    long bytes = last.content().readableBytes();
     if (whole != null) {
+      for (int i = 1; i < whole.size(); i++) {
+        bytes += ((HttpContent) whole.get(i)).content().readableBytes();
+      }
       whole.add(last);
-      e.responseWhole(whole);
-    } else {
-      e.responseEnd(last);
     }
+    if (e.clientMayHold(bytes, bufferUpTo)) {
+      exchange = null;
+      // told first, so that the actor counts the response before its client can see it and ask
+      events.responseDone(this, e, status, rttNanos, reportedLoad);
+      if (whole != null) {
+        e.responseWhole(whole);
+      } else {
+        e.responseEnd(last);
+      }
+      readAgain();
+      return;
+    }
+    // The client could not hold all of it unread: written now, the connection stays with it
+    // until the client has taken enough.
+    boolean taken = whole != null ? e.responseWholeHeld(whole, bufferUpTo) : e.responseEndHeld(last, bufferUpTo);
+    if (taken) {
+      finishWaiting(e);
+    } else {
+      waitingForClient = true;
+      channel.config().setAutoRead(false);
+    }
+  }
+
+  private void finishWaiting() {
+    Exchange e = exchange;
+    waitingForClient = false;
+    if (e != null) {
+      finishWaiting(e);
+    }
+  }
+
+  private void finishWaiting(Exchange e) {
+    waitingForClient = false;
+    exchange = null;
+    events.responseDone(this, e, status, rttNanos, reportedLoad);
+    e.responseFinished();
+    readAgain();
+  }
+
+  /** Turns reading of the back-end on again (through {@link ReadResume}: Netty 4.2's epoll bug). */
+  private void readAgain() {
     if (!channel.config().isAutoRead()) {
       ReadResume.resume(channel);
     }
   }
 
-  /** The client's connection can take more: read the back-end again. */
+  /**
+   * The client's connection can take more, or took all it was sent: a response waiting for
+   * its client may end, a paused one is read again, if the client has room now.
+   */
   void resumeRead() {
-    if (channel != null && !channel.config().isAutoRead()) {
-      ReadResume.resume(channel);
+    Exchange e = exchange;
+    if (waitingForClient) {
+      if (e == null || e.clientSettled(bufferUpTo)) {
+        finishWaiting();
+      }
+      return;
+    }
+    if (channel != null && !channel.config().isAutoRead() && (e == null || e.clientSettled(bufferUpTo))) {
+      readAgain();
     }
   }
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
     Exchange e = exchange;
-    if (e != null && held == null && responseStarted) {
-      e.flushClient(); // a streamed response: what this read brought goes out now
+    if (e != null && held == null && responseStarted && !waitingForClient) {
+      // a streamed response: what this read brought goes out now; no room left, the back-end waits
+      if (!e.flushClient(bufferUpTo)) {
+        channel.config().setAutoRead(false);
+      }
     }
     ctx.fireChannelReadComplete();
   }
@@ -364,6 +440,9 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (waitingForClient) {
+      finishWaiting(); // the whole response came: it ends as served, then the close is reported
+    }
     releaseHeld();
     events.closed(this, failure);
   }

@@ -2,6 +2,7 @@ package sluice.node.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.buffer.Unpooled;
@@ -37,23 +38,49 @@ import sluice.node.queue.QueueActor;
  * <p>States: IDLE (no request; the idle timeout runs) -> HEAD (a request head is arriving;
  * the head deadline runs) -> EXCHANGE (a request is queued or on a back-end; the exchange
  * guard runs until its response starts) -> IDLE, or CLOSING. At most one {@link Exchange} at
- * a time, {@link #current}. Reading stops while a request body must wait (no slot yet, or a
- * back-end that cannot take more), and starts again when the body can flow or the next
- * request may come. Everything runs on the connection's event loop thread.
+ * a time, {@link #current}. A request with a body of at most {@code buffer-requests-up-to}
+ * bytes (or a chunked one, until it grows past that) is first read here, under the body
+ * deadline, and queued only when it is whole ({@link #bufferingFor} is set meanwhile): a slow
+ * uploader holds no back-end slot. Reading stops while a request body must wait (no slot
+ * yet, or a back-end that cannot take more), and starts again when the body can flow or the
+ * next request may come.
+ *
+ * <p>Response bytes the client has not taken yet are counted in {@link #charged} and in the
+ * loop's {@link ResponseBuffers} after each flush; when some are left, one empty write is
+ * watched ({@link #drainWatched}) to learn when the client has taken them. A response whose
+ * client has no room left ({@code buffer-responses-up-to} per connection, the loop's share in
+ * all) keeps its back-end connection until it has ({@link #awaitingDrain}). Everything runs
+ * on the connection's event loop thread.
  */
 public final class ClientConnection extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(ClientConnection.class);
 
   enum Phase { IDLE, HEAD, EXCHANGE, CLOSING }
 
+  private static final ByteBuf CONTINUE = Unpooled.unreleasableBuffer(Unpooled.directBuffer(25)
+      .writeBytes("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII)).asReadOnly());
+
   private final Router router;
   private final ClientTimeouts timeouts;
+  private final ResponseBuffers buffers;
+  private final int bufferRequestsUpTo;
   private final String retryAfterSeconds;
   private ChannelHandlerContext ctx;
   private RequestDecoder decoder;
   private String clientIp;
   Phase phase = Phase.IDLE;
   private Exchange current;
+  /** While the current request's body is read before queueing: the queue it goes to then. */
+  private ActorRef<QueueActor.Command> bufferingFor;
+  /** Bytes of this connection's outbound buffer counted in {@link #buffers}. */
+  private long charged;
+  /** An empty write is pending whose completion says the client took what was before it. */
+  private boolean drainWatched;
+  private boolean settling;
+  private ChannelFutureListener drainListener;
+  private Runnable afterDrain;
+  /** The current response has all arrived and waits for the client to take it before it ends. */
+  private boolean awaitingDrain;
   /** The current request's body is dropped as it arrives (it was answered without a back-end). */
   private boolean discardBody;
   private boolean clientKeepAlive;
@@ -72,9 +99,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   ClientConnection next;
   long since;
 
-  ClientConnection(Router router, ClientTimeouts timeouts, String retryAfterSeconds) {
+  ClientConnection(Router router, ClientTimeouts timeouts, ResponseBuffers buffers, int bufferRequestsUpTo,
+      String retryAfterSeconds) {
     this.router = router;
     this.timeouts = timeouts;
+    this.buffers = buffers;
+    this.bufferRequestsUpTo = bufferRequestsUpTo;
     this.retryAfterSeconds = retryAfterSeconds;
   }
 
@@ -114,6 +144,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     } else if (msg instanceof LastHttpContent last) {
       if (current != null && !discardBody) {
         current.clientEnd(last);
+        if (bufferingFor != null) {
+          enqueueBuffered(); // the whole body is here
+        }
       } else {
         last.release();
         discardBody = false;
@@ -124,6 +157,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     } else if (msg instanceof HttpContent content) {
       if (current != null && !discardBody) {
         current.clientContent(content);
+        if (bufferingFor != null && current.bufferFull(bufferRequestsUpTo)) {
+          enqueueBuffered(); // a chunked body longer than the buffer (or in too many tiny parts): the rest streams
+        }
       } else {
         content.release();
       }
@@ -162,13 +198,43 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     if (chunked) {
       request.headers().set(Fields.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
     }
-    current = new Exchange(this, request);
+    long bodyLength = decoder.bodyLength();
+    if (bufferRequestsUpTo > 0 && bodyLength != 0 && bodyLength <= bufferRequestsUpTo) { // -1: chunked, read up to the buffer's size
+      // Read the body before the request takes a slot. A client that expects 100 Continue
+      // would wait for it before sending the body, so it gets ours (RFC 9110 10.1.1 lets a
+      // server that will read the body send it); the back-end gets the whole body and no Expect.
+      if (request.headers().contains(HttpHeaderNames.EXPECT)) {
+        request.headers().remove(HttpHeaderNames.EXPECT);
+        if (!client10) {
+          ctx.writeAndFlush(CONTINUE.duplicate(), ctx.voidPromise());
+        }
+      }
+      current = new Exchange(this, request, true);
+      bufferingFor = queue;
+      timeouts.bodies.add(this);
+      return;
+    }
+    current = new Exchange(this, request, false);
     timeouts.exchanges.add(this);
     queue.tell(new QueueActor.Enqueue(current));
   }
 
+  /** The body read before queueing is whole, or longer than the buffer: the request is queued now. */
+  private void enqueueBuffered() {
+    ActorRef<QueueActor.Command> queue = bufferingFor;
+    bufferingFor = null;
+    Exchange e = current;
+    e.queued();
+    timeouts.exchanges.add(this);
+    if (!e.bodyComplete()) {
+      holdBody(true); // what is held waits with it; the rest comes once it is on a back-end
+    }
+    queue.tell(new QueueActor.Enqueue(e));
+  }
+
   private void onMalformed(RequestParser.Malformed malformed) {
     timeouts.remove(this);
+    bufferingFor = null;
     Exchange e = current;
     if (e != null) {
       current = null;
@@ -200,7 +266,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     if (ctx.channel().isWritable()) {
-      if (list == timeouts.stalled) {
+      if (awaitingDrain) {
+        timeouts.stalled.add(this); // it reads: the idle timeout starts again
+      } else if (list == timeouts.stalled) {
         timeouts.remove(this);
       }
       if (current != null) {
@@ -218,6 +286,92 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   void flush() {
     ctx.flush();
+  }
+
+  // ---- response bytes the client has not taken yet --------------------------------------
+
+  /** Could the client hold {@code bytes} more unread, within {@code perConnection} and the loop's share? */
+  boolean mayHold(long bytes, long perConnection) {
+    return charged + bytes <= perConnection && buffers.room(bytes);
+  }
+
+  /**
+   * Counts what the outbound buffer still holds (after a flush) in the loop's share, and
+   * watches for the client to take it. True while that is within {@code perConnection} and
+   * the share. Costs two field reads when the client took everything (the common case).
+   */
+  boolean settle(long perConnection) {
+    long pending = pendingBytes();
+    if (pending == 0) {
+      recharge(0);
+      return true;
+    }
+    settling = true;
+    try {
+      if (!drainWatched) {
+        drainWatched = true;
+        if (drainListener == null) {
+          drainListener = f -> onDrained();
+          afterDrain = this::afterDrain;
+        }
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(drainListener);
+        pending = pendingBytes(); // the flush may have sent more
+      }
+    } finally {
+      settling = false;
+    }
+    recharge(pending);
+    return pending <= perConnection && !buffers.over();
+  }
+
+  /**
+   * {@link #settle}, for a response whose last byte has been written: if the client has no
+   * room for what it has not taken, the response waits for it (false), under the idle timeout.
+   */
+  boolean settleOrWait(long perConnection) {
+    if (settle(perConnection)) {
+      return true;
+    }
+    awaitingDrain = true;
+    if (list == null || list == timeouts.stalled) {
+      timeouts.stalled.add(this);
+    }
+    return false;
+  }
+
+  private long pendingBytes() {
+    ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+    return out == null ? 0 : out.totalPendingWriteBytes();
+  }
+
+  private void recharge(long pending) {
+    if (pending != charged) {
+      buffers.add(pending - charged);
+      charged = pending;
+    }
+  }
+
+  /**
+   * The watched empty write completed (or failed, the connection closing): the client took
+   * what was before it. Called from inside the channel's flush, where the outbound buffer still
+   * counts the empty write itself: the rest is done as a task of the loop, after the flush.
+   */
+  private void onDrained() {
+    drainWatched = false;
+    if (!settling) { // else it completed at once, inside settle(), which counts what is left
+      ctx.executor().execute(afterDrain);
+    }
+  }
+
+  private void afterDrain() {
+    if (!ctx.channel().isActive()) {
+      recharge(0);
+      return;
+    }
+    settle(Long.MAX_VALUE); // counts what came after the watched write, and watches it
+    if (current != null) {
+      current.clientDrained();
+    }
   }
 
   // ---- the response -------------------------------------------------------------------
@@ -276,16 +430,24 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
   }
 
-  void writeResponseEnd(Exchange e, LastHttpContent last) {
+  /** The last part of a streamed response; {@code end}: the exchange ends now, else it is flushed and waits. */
+  void writeResponseEnd(Exchange e, LastHttpContent last, boolean end) {
     writeResponseContent(last);
     if (chunkedOut) {
       ctx.write(HttpWriter.LAST_CHUNK.duplicate(), ctx.voidPromise());
     }
-    endResponse(e);
+    if (end) {
+      endResponse(e);
+    } else {
+      ctx.flush();
+    }
   }
 
-  /** A whole response (head, body parts, last part) in one buffer and one write. */
-  void writeResponseWhole(Exchange e, List<HttpObject> parts) {
+  /**
+   * A whole response (head, body parts, last part) in one buffer and one write; {@code end}:
+   * the exchange ends now, else it is flushed and waits for {@link #endResponse}.
+   */
+  void writeResponseWhole(Exchange e, List<HttpObject> parts, boolean end) {
     HttpResponse response = (HttpResponse) parts.get(0);
     prepareHead(e, response);
     int length = 0;
@@ -301,19 +463,32 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       data.release();
     }
     ctx.write(out, ctx.voidPromise());
-    endResponse(e);
+    if (end) {
+      endResponse(e);
+    } else {
+      ctx.flush();
+    }
   }
 
-  private void endResponse(Exchange e) {
+  /** The response has gone out (what the client has not taken is counted): the next request may come. */
+  void endResponse(Exchange e) {
     if (current == e) {
       current = null;
     }
+    if (awaitingDrain) {
+      awaitingDrain = false;
+      if (list == timeouts.stalled) {
+        timeouts.remove(this);
+      }
+    }
     if (keepAlive) {
       ctx.flush();
+      settle(Long.MAX_VALUE);
       requestDone();
     } else {
       phase = Phase.CLOSING;
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      settle(Long.MAX_VALUE);
     }
   }
 
@@ -408,6 +583,20 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   // ---- timeouts (called by ClientTimeouts) ----------------------------------------------
 
+  /** A body read before queueing did not arrive whole within the body deadline; no back-end saw the request. */
+  void bodyDeadlinePassed() {
+    Exchange e = current;
+    current = null;
+    bufferingFor = null;
+    if (e != null) {
+      e.clientGone(); // never queued: frees what was held
+    }
+    phase = Phase.CLOSING;
+    clientKeepAlive = false;
+    writeClose(errorResponse(HttpResponseStatus.REQUEST_TIMEOUT, "request body not received within the deadline",
+        false, false));
+  }
+
   /** The request head did not arrive within the head deadline. */
   void headDeadlinePassed() {
     phase = Phase.CLOSING;
@@ -449,6 +638,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     timeouts.remove(this);
+    recharge(0); // the outbound buffer is released with the channel
+    awaitingDrain = false;
+    bufferingFor = null;
     Exchange e = current;
     current = null;
     phase = Phase.CLOSING;

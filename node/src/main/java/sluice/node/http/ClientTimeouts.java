@@ -11,8 +11,9 @@ import java.util.concurrent.TimeUnit;
  * when they joined it; every member of a list has the same timeout, so the sweep looks only
  * at the front of each list. A connection is on at most one list at a time (its
  * {@code list} field): {@link #idle} between requests, {@link #heads} while a request head
- * arrives, {@link #exchanges} while its request waits for the start of a response (a guard
- * that no client is left hanging), {@link #stalled} while it does not read its response.
+ * arrives, {@link #bodies} while a request body is read before the request is queued,
+ * {@link #exchanges} while its request waits for the start of a response (a guard that no
+ * client is left hanging), {@link #stalled} while it does not read its response.
  * Only the loop's thread touches the lists.
  */
 final class ClientTimeouts {
@@ -79,6 +80,7 @@ final class ClientTimeouts {
 
   final Timeouts idle;
   final Timeouts heads;
+  final Timeouts bodies;
   final Timeouts exchanges;
   final Timeouts stalled;
   /** The node is stopping: responses close their connection, idle ones are closed. */
@@ -90,9 +92,10 @@ final class ClientTimeouts {
    *                      (queue timeout, connects, retries and response timeouts with room
    *                      to spare); past it the client gets 503 and the connection closes
    */
-  ClientTimeouts(Duration idleTimeout, Duration headDeadline, Duration exchangeGuard) {
+  ClientTimeouts(Duration idleTimeout, Duration headDeadline, Duration bodyDeadline, Duration exchangeGuard) {
     this.idle = new Timeouts(idleTimeout);
     this.heads = new Timeouts(headDeadline);
+    this.bodies = new Timeouts(bodyDeadline);
     this.exchanges = new Timeouts(exchangeGuard);
     this.stalled = new Timeouts(idleTimeout);
   }
@@ -128,6 +131,9 @@ final class ClientTimeouts {
     ClientConnection c;
     while ((c = heads.pollDue(now)) != null) {
       c.headDeadlinePassed();
+    }
+    while ((c = bodies.pollDue(now)) != null) {
+      c.bodyDeadlinePassed();
     }
     while ((c = idle.pollDue(now)) != null) {
       c.idleTimeoutPassed();

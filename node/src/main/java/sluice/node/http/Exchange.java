@@ -7,7 +7,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.handler.codec.http.HttpObject;
 import java.util.ArrayDeque;
+import java.util.List;
 import sluice.node.queue.Work;
 
 /**
@@ -15,9 +17,12 @@ import sluice.node.queue.Work;
  * connection carries. It joins the client's connection ({@link ClientConnection}) to a
  * back-end connection ({@link BackendConnection}) for as long as the request is on it.
  *
- * <p>States: QUEUED (waiting for a slot; body parts that arrive are held) -> SENT (on a
- * back-end connection; the rest of the body streams to it) -> ANSWERED (the response, or an
- * error, has begun toward the client) -> ENDED. A request sent whose connection broke before
+ * <p>States: BUFFERING (its body, at most {@code sluice.http.buffer-requests-up-to}, is read
+ * before it is queued; only some requests start here) -> QUEUED (waiting for a slot; body
+ * parts that arrive are held) -> SENT (on a back-end connection; the rest of the body streams
+ * to it) -> ANSWERED (the response, or an error, has begun toward the client) -> ENDED. A
+ * response whose last byte has arrived stays ANSWERED, on its back-end connection, while its
+ * client has no room to hold it unread (see {@link ResponseBuffers}), and ends when it has. A request sent whose connection broke before
  * any response can go back to QUEUED-like holding on the back-end actor (retry) while it is
  * {@link #replayable()}. Everything runs on the one event loop thread of both connections.
  *
@@ -28,7 +33,7 @@ import sluice.node.queue.Work;
  */
 public final class Exchange implements Work {
 
-  enum State { QUEUED, SENT, ANSWERED, ENDED }
+  enum State { BUFFERING, QUEUED, SENT, ANSWERED, ENDED }
 
   final ClientConnection client;
   /** The request as it goes to the back-end (rewritten by {@link Forwarding}). */
@@ -38,6 +43,9 @@ public final class Exchange implements Work {
   State state = State.QUEUED;
   private final ArrayDeque<HttpContent> body = new ArrayDeque<>(2);
   private boolean bodyComplete;
+  /** Bytes and parts of body held while BUFFERING. */
+  private long bufferedBytes;
+  private int bufferedParts;
   /** Some of the body went to a back-end without being kept: the request cannot be sent again. */
   private boolean bodyGone;
   private BackendConnection connection;
@@ -46,9 +54,10 @@ public final class Exchange implements Work {
   /** Times the request was written to a back-end connection. */
   private int attempts;
 
-  Exchange(ClientConnection client, HttpRequest request) {
+  Exchange(ClientConnection client, HttpRequest request, boolean buffering) {
     this.client = client;
     this.request = request;
+    this.state = buffering ? State.BUFFERING : State.QUEUED;
     HttpMethod method = request.method();
     this.head = method == HttpMethod.HEAD;
     this.idempotent = method == HttpMethod.GET || head || method == HttpMethod.PUT || method == HttpMethod.DELETE
@@ -81,7 +90,11 @@ public final class Exchange implements Work {
 
   /** A part of the request body (not the last). */
   void clientContent(HttpContent content) {
-    if (state == State.SENT && connection != null) {
+    if (state == State.BUFFERING) {
+      bufferedBytes += content.content().readableBytes();
+      bufferedParts++;
+      body.addLast(content); // read on: the request takes no slot until its body is here
+    } else if (state == State.SENT && connection != null) {
       bodyGone = true;
       connection.writeBody(content, false);
       if (!connection.writable()) {
@@ -108,10 +121,28 @@ public final class Exchange implements Work {
     if (state == State.SENT && connection != null) {
       bodyGone |= last.content().isReadable();
       connection.writeBody(last, true);
-    } else if (state == State.QUEUED || state == State.SENT) {
+    } else if (state == State.BUFFERING || state == State.QUEUED || state == State.SENT) {
+      bufferedBytes += last.content().readableBytes();
       body.addLast(last);
     } else {
       last.release();
+    }
+  }
+
+  /**
+   * Whether the body held while BUFFERING has outgrown {@code limit} bytes, or come in so many
+   * tiny parts (more than one per 64 bytes of the limit, at least 64) that holding more would
+   * cost more in parts than in bytes: a body trickled a byte per read is then queued and
+   * streams, as a longer body does.
+   */
+  boolean bufferFull(int limit) {
+    return bufferedBytes > limit || bufferedParts > Math.max(64, limit / 64);
+  }
+
+  /** Buffering is over (the body is whole, or longer than the buffer): the request is queued now. */
+  void queued() {
+    if (state == State.BUFFERING) {
+      state = State.QUEUED;
     }
   }
 
@@ -227,14 +258,14 @@ public final class Exchange implements Work {
   }
 
   /** A whole response, held until it was complete: its head, body parts, and last part. */
-  void responseWhole(java.util.List<io.netty.handler.codec.http.HttpObject> parts) {
+  void responseWhole(List<HttpObject> parts) {
     answered();
     state = State.ENDED;
     detach();
     if (clientGone) {
       parts.forEach(ReferenceCountUtil::release);
     } else {
-      client.writeResponseWhole(this, parts);
+      client.writeResponseWhole(this, parts, true);
     }
   }
 
@@ -244,8 +275,62 @@ public final class Exchange implements Work {
     if (clientGone) {
       last.release();
     } else {
-      client.writeResponseEnd(this, last);
+      client.writeResponseEnd(this, last, true);
     }
+  }
+
+  /**
+   * Could the client hold {@code bytes} more of the response unread, within {@code perConnection}
+   * and the loop's share? Asked before the last of a response is written, so that the back-end
+   * connection is freed first (as the response is counted before its client can see it).
+   */
+  boolean clientMayHold(long bytes, long perConnection) {
+    return clientGone || client.mayHold(bytes, perConnection);
+  }
+
+  /**
+   * Like {@link #responseWhole}, for a client with no room to hold it: the response is
+   * written, but the exchange ends ({@link #responseFinished}) only once the client has
+   * taken enough of it. Returns whether it has already (true: finish now).
+   */
+  boolean responseWholeHeld(List<HttpObject> parts, long perConnection) {
+    answered();
+    if (clientGone) {
+      parts.forEach(ReferenceCountUtil::release);
+      return true;
+    }
+    client.writeResponseWhole(this, parts, false);
+    return client.settleOrWait(perConnection);
+  }
+
+  /** Like {@link #responseEnd}, for a client with no room: see {@link #responseWholeHeld}. */
+  boolean responseEndHeld(LastHttpContent last, long perConnection) {
+    if (clientGone) {
+      last.release();
+      return true;
+    }
+    client.writeResponseEnd(this, last, false);
+    return client.settleOrWait(perConnection);
+  }
+
+  /** A held response's client has taken enough of it: the exchange ends, the next request may come. */
+  void responseFinished() {
+    if (state == State.ENDED) {
+      return; // failed meanwhile
+    }
+    state = State.ENDED;
+    detach();
+    if (!clientGone) {
+      client.endResponse(this);
+    }
+  }
+
+  /**
+   * Counts what the client has not taken yet; true while that is within {@code perConnection}
+   * and the loop's share (the back-end connection may read on, or be freed).
+   */
+  boolean clientSettled(long perConnection) {
+    return clientGone || client.settle(perConnection);
   }
 
   /**
@@ -273,9 +358,19 @@ public final class Exchange implements Work {
     }
   }
 
-  void flushClient() {
-    if (!clientGone) {
-      client.flush();
+  /** Sends what was written of a streamed response; true if the back-end connection may read on (see {@link #clientSettled}). */
+  boolean flushClient(long perConnection) {
+    if (clientGone) {
+      return true;
+    }
+    client.flush();
+    return client.settle(perConnection);
+  }
+
+  /** The client took everything it was sent: a held response may end, a paused one read on. */
+  void clientDrained() {
+    if (connection != null && state == State.ANSWERED) {
+      connection.resumeRead();
     }
   }
 

@@ -57,10 +57,12 @@ public final class HttpListener implements AutoCloseable {
     RequestParser.Limits limits = new RequestParser.Limits(http.maxUriLength(), http.maxHeaderNameLength(),
         http.maxHeaderValueLength(), http.maxHeaderCount(), http.maxBodySize());
     String retryAfterSeconds = Long.toString(Math.max(1, (retryAfter.toMillis() + 999) / 1000));
-    Duration sweepEvery = SweepPeriod.of(min(http.headDeadline(), http.idleTimeout()), 10,
+    Duration sweepEvery = SweepPeriod.of(min(min(http.headDeadline(), http.bodyDeadline()), http.idleTimeout()), 10,
         Duration.ofMillis(10), Duration.ofMillis(250));
     Map<EventLoop, Router> routers = new IdentityHashMap<>();
     Map<EventLoop, ClientTimeouts> timeoutsByLoop = new IdentityHashMap<>();
+    Map<EventLoop, ResponseBuffers> buffersByLoop = new IdentityHashMap<>();
+    long responseShare = http.responseBufferTotal() / loops.size(); // each loop its own counter: no atomics
     List<ClientTimeouts> allTimeouts = new java.util.ArrayList<>();
     List<EventLoop> allLoops = new java.util.ArrayList<>();
     LongAdder open = new LongAdder();
@@ -69,7 +71,9 @@ public final class HttpListener implements AutoCloseable {
       EventLoop loop = loops.loop(i);
       allLoops.add(loop);
       routers.put(loop, new Router(routes, queuesPerLoop.get(i), defaultPool));
-      ClientTimeouts t = new ClientTimeouts(http.idleTimeout(), http.headDeadline(), exchangeGuard);
+      ClientTimeouts t = new ClientTimeouts(http.idleTimeout(), http.headDeadline(), http.bodyDeadline(),
+          exchangeGuard);
+      buffersByLoop.put(loop, new ResponseBuffers(responseShare));
       t.start(loop, sweepEvery);
       timeoutsByLoop.put(loop, t);
       allTimeouts.add(t);
@@ -93,7 +97,8 @@ public final class HttpListener implements AutoCloseable {
             ch.closeFuture().addListener(closed);
             EventLoop loop = ch.eventLoop();
             ch.pipeline().addLast(new RequestDecoder(limits),
-                new ClientConnection(routers.get(loop), timeoutsByLoop.get(loop), retryAfterSeconds));
+                new ClientConnection(routers.get(loop), timeoutsByLoop.get(loop), buffersByLoop.get(loop),
+                    http.bufferRequestsUpTo(), retryAfterSeconds));
           }
         });
     Channel channel = bootstrap.bind(new InetSocketAddress(http.host(), http.port())).sync().channel();

@@ -70,6 +70,11 @@ public final class RequestDecoder extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /** The body length the request just fired announced (see {@link RequestParser#bodyLength()}). */
+  long bodyLength() {
+    return parser.bodyLength();
+  }
+
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;

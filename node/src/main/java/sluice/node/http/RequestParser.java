@@ -432,6 +432,14 @@ public final class RequestParser {
   }
 
   /**
+   * The body length the last request head announced: its Content-Length, 0 for none, -1 for a
+   * chunked body (length not known). Valid from its head until the next head starts.
+   */
+  long bodyLength() {
+    return transferEncoding ? -1 : Math.max(contentLength, 0);
+  }
+
+  /**
    * Checks and notes the fields that frame or route the request: Host, Content-Length,
    * Transfer-Encoding, Expect, and Connection (which must not name the first two).
    */

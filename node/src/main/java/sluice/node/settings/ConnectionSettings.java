@@ -13,7 +13,9 @@ import java.time.Duration;
  * @param downBackoffMax   longest wait between retries (doubles from min)
  * @param bufferResponsesUpTo a response whose length is known and at most this many bytes is
  *                         read whole before it is forwarded, so that a back-end dying
- *                         mid-response gives a clean 502; longer ones stream
+ *                         mid-response gives a clean 502; longer ones stream. Also the most
+ *                         of a response one client connection may hold unread while its
+ *                         back-end connection is already free
  */
 public record ConnectionSettings(
     int preOpen,

@@ -36,7 +36,8 @@ import sluice.protocol.LimitSpec;
  */
 public final class SettingsReader {
 
-  static final List<String> HTTP_KEYS = List.of("listen", "idle-timeout", "head-deadline", "limits");
+  static final List<String> HTTP_KEYS = List.of("listen", "idle-timeout", "head-deadline", "limits",
+      "buffer-requests-up-to", "body-deadline", "response-buffer-total");
   static final List<String> HTTP_LIMIT_KEYS = List.of("max-uri-length", "max-header-name-length",
       "max-header-value-length", "max-header-count", "max-body-size");
   static final List<String> CLUSTER_KEYS = List.of("host", "port", "seed-nodes", "lease-time",
@@ -202,8 +203,12 @@ public final class SettingsReader {
     int maxHeaderValue = (int) limits.bytes("max-header-value-length", 1, Integer.MAX_VALUE);
     int maxHeaderCount = limits.integer("max-header-count", 1, Integer.MAX_VALUE);
     long maxBody = limits.bytes("max-body-size", 0, Long.MAX_VALUE);
+    int bufferRequests = (int) http.bytes("buffer-requests-up-to", 0, Integer.MAX_VALUE);
+    Duration bodyDeadline = http.duration("body-deadline", false);
+    long responseBufferTotal = http.bytes("response-buffer-total", 0, Long.MAX_VALUE);
     return new HttpSettings(listen.host(), listen.port(), idleTimeout, headDeadline,
-        maxUri, maxHeaderName, maxHeaderValue, maxHeaderCount, maxBody);
+        maxUri, maxHeaderName, maxHeaderValue, maxHeaderCount, maxBody, bufferRequests, bodyDeadline,
+        responseBufferTotal);
   }
 
   private ClusterSettings cluster(Section cluster) {

@@ -15,6 +15,7 @@ import java.util.ArrayDeque;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.node.loop.ReadResume;
 import sluice.node.queue.QueueActor;
 import sluice.node.queue.Work;
 
@@ -245,7 +246,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     if (state == State.RELAYING && client.isWritable() && !backendInputEnded) {
-      backend.config().setAutoRead(true);
+      ReadResume.resume(backend);
     }
   }
 
@@ -322,7 +323,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
       if (state == State.RELAYING && backend.isWritable() && !clientInputEnded) {
-        client.config().setAutoRead(true);
+        ReadResume.resume(client);
       }
     }
 
@@ -431,7 +432,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work
       if (why == Outcome.BACKEND_FAILED || backendInputEnded) {
         backend.close();
       } else {
-        backend.config().setAutoRead(true); // read it to its end, dropping what comes
+        ReadResume.resume(backend); // read it to its end, dropping what comes
         passFinToBackend();
       }
     }

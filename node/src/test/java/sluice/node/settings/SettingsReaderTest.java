@@ -24,6 +24,9 @@ class SettingsReaderTest {
           listen = "127.0.0.1:8080"
           idle-timeout = 60s
           head-deadline = 10s
+          buffer-requests-up-to = 64k
+          body-deadline = 10s
+          response-buffer-total = 64m
           limits { max-uri-length = 8k, max-header-name-length = 256, max-header-value-length = 8k,
                    max-header-count = 100, max-body-size = 1g }
         }
@@ -63,7 +66,7 @@ class SettingsReaderTest {
     SluiceSettings s = read(FULL_EXAMPLE);
 
     assertEquals(new HttpSettings("127.0.0.1", 8080, Duration.ofSeconds(60), Duration.ofSeconds(10),
-        8192, 256, 8192, 100, 1L << 30), s.http());
+        8192, 256, 8192, 100, 1L << 30, 65536, Duration.ofSeconds(10), 64L << 20), s.http());
     assertEquals(new ClusterSettings("127.0.0.1", 2552, List.of(), Duration.ofSeconds(2), "keep-majority",
         Duration.ofSeconds(5)), s.cluster());
     assertEquals(new AdminSettings("127.0.0.1", 8081, Optional.empty()), s.admin());
@@ -198,6 +201,17 @@ class SettingsReaderTest {
   }
 
   @Test
+  void bodyBufferingIsReadAndMayBeTurnedOff() {
+    HttpSettings http = read(ONE_POOL + """
+        sluice.http { buffer-requests-up-to = 0, body-deadline = 3s, response-buffer-total = 0 }
+        """).http();
+    assertEquals(0, http.bufferRequestsUpTo());
+    assertEquals(Duration.ofSeconds(3), http.bodyDeadline());
+    assertEquals(0, http.responseBufferTotal());
+    assertEquals(1L << 20, read(ONE_POOL + "sluice.http.response-buffer-total = 1m").http().responseBufferTotal());
+  }
+
+  @Test
   void statusIntervalMayBeZero() {
     assertEquals(Duration.ZERO, read(ONE_POOL + "sluice.status-interval = 0").statusInterval());
   }
@@ -229,6 +243,12 @@ class SettingsReaderTest {
       sluice.http.limits.max-header-count = 0                     | sluice.http.limits.max-header-count: must be at least 1, was 0
       sluice.http.limits.max-body-size = lots                     | sluice.http.limits.max-body-size: must be a size at least 0 bytes
       sluice.http.limits.max-bodysize = 1m                        | sluice.http.limits.max-bodysize: unknown key (did you mean max-body-size?)
+      sluice.http.buffer-requests-up-to = 3g                      | sluice.http.buffer-requests-up-to: must be between 0 and 2147483647 bytes, was 3g (3221225472 bytes)
+      sluice.http.buffer-requests-up-to = -1                      | sluice.http.buffer-requests-up-to: must be a size at least 0 bytes such as 65536, 64k or 8MiB, was -1
+      sluice.http.body-deadline = 0s                              | sluice.http.body-deadline: must be greater than 0, was 0s
+      sluice.http.body-dedline = 5s                               | sluice.http.body-dedline: unknown key (did you mean body-deadline?)
+      sluice.http.response-buffer-total = lots                    | sluice.http.response-buffer-total: must be a size at least 0 bytes
+      sluice.http.response-buffer-total = -1k                     | sluice.http.response-buffer-total: must be a size at least 0 bytes such as 65536, 64k or 8MiB, was '-1k'
       sluice.cluster.port = 70000                                 | sluice.cluster.port: must be between 0 and 65535, was 70000
       sluice.cluster.seed-nodes = ["node-1"]                    | sluice.cluster.seed-nodes[0]: must be "host:port" with port 1-65535
       sluice.defaults.connections.pre-open = -1                   | sluice.defaults.connections.pre-open: must be at least 0, was -1
