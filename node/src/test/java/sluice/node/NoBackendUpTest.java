@@ -104,6 +104,32 @@ class NoBackendUpTest {
     }
   }
 
+  /**
+   * A 503 sent while the client is still sending its body: the node answers, sends FIN and
+   * reads the rest of the body before closing, so the client can send all of it and read the
+   * answer (a close with unread bytes would make the kernel reset the connection).
+   */
+  @Test
+  void aClientStillSendingItsBodyCanFinishAndReadsThe503() throws Exception {
+    var settings = TestSettings.onePool(closedPort(), 4, TestSettings.queue(10_000, QUEUE_TIMEOUT, 10_000),
+        connections(1, Duration.ofSeconds(1)));
+    try (SluiceNode node = start(settings)) {
+      Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> !s.backends().get(0).up());
+      int length = 4 * 1024 * 1024; // above the request buffer: the request is queued, and refused, at its head
+      try (RawHttp http = RawHttp.connect(node.httpPort())) {
+        http.write("POST /upload HTTP/1.1\r\nHost: test.local\r\nContent-Length: " + length + "\r\n\r\n");
+        Thread.sleep(300); // the 503 and the FIN are on their way while the body is not
+        byte[] part = new byte[64 * 1024];
+        for (int sent = 0; sent < length; sent += part.length) {
+          http.write(part); // a reset would fail this
+        }
+        RawHttp.Response r = http.read();
+        assertNoBackendUp(r);
+        assertEquals("close", r.header("Connection").orElse(""), "the connection ends after the answer");
+      }
+    }
+  }
+
   @Test
   void aRequestThatFindsTheBackendDownItselfGets503() throws Exception {
     // nothing pre-opened: the back-end is not known down until the first request tries it

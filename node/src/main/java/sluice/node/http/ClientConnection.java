@@ -2,10 +2,12 @@ package sluice.node.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -21,6 +23,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.AsciiString;
+import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -485,9 +488,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       ctx.flush();
       settle(Long.MAX_VALUE);
       requestDone();
-    } else {
+    } else if (e.bodyComplete()) {
       phase = Phase.CLOSING;
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      phase = Phase.CLOSING;
+      writeClose(Unpooled.EMPTY_BUFFER); // the client may still be sending its body
       settle(Long.MAX_VALUE);
     }
   }
@@ -572,8 +578,35 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * Writes the last bytes of this connection and closes it in stages (RFC 9112 9.6): the
+   * client may still be sending (a body we answered early, pipelined requests, the bytes of a
+   * malformed request), and a close with unread bytes makes the kernel send a reset, which can
+   * destroy our response before the client has read it. So: flush, send FIN, then read and drop
+   * whatever the client still sends until it closes, or for {@link ClientTimeouts#LINGER}.
+   */
   private void writeClose(Object response) {
-    ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    ctx.writeAndFlush(response).addListener(this::linger);
+  }
+
+  private void linger(Future<?> written) {
+    Channel channel = ctx.channel();
+    if (!written.isSuccess() || !channel.isActive() || !(channel instanceof DuplexChannel duplex)) {
+      ctx.close();
+      return;
+    }
+    duplex.shutdownOutput().addListener(shut -> {
+      if (!shut.isSuccess() || !channel.isActive()) {
+        ctx.close();
+        return;
+      }
+      if (ctx.pipeline().get(RequestDecoder.class) != null) {
+        ctx.pipeline().remove(RequestDecoder.class); // what comes now reaches channelRead raw, and is dropped
+      }
+      timeouts.lingering.add(this);
+      holdingBody = false;
+      ReadResume.resume(channel); // the client's end (EOF) closes the channel
+    });
   }
 
   private void closeNow() {
@@ -603,6 +636,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     clientKeepAlive = false;
     writeClose(errorResponse(HttpResponseStatus.REQUEST_TIMEOUT, "request head not received within the deadline",
         false, false));
+  }
+
+  /** The client did not close within the linger time after our last response. */
+  void lingerPassed() {
+    ctx.close();
   }
 
   /** The node stops and this connection is between requests. */

@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
  * {@code list} field): {@link #idle} between requests, {@link #heads} while a request head
  * arrives, {@link #bodies} while a request body is read before the request is queued,
  * {@link #exchanges} while its request waits for the start of a response (a guard that no
- * client is left hanging), {@link #stalled} while it does not read its response.
+ * client is left hanging), {@link #stalled} while it does not read its response, {@link #lingering} while it closes in
+ * stages (after its last response, until the client closes).
  * Only the loop's thread touches the lists.
  */
 final class ClientTimeouts {
@@ -78,11 +79,16 @@ final class ClientTimeouts {
     }
   }
 
+  /** How long a connection closing in stages waits for the client's own close before it closes. */
+  static final Duration LINGER = Duration.ofSeconds(2);
+
   final Timeouts idle;
   final Timeouts heads;
   final Timeouts bodies;
   final Timeouts exchanges;
   final Timeouts stalled;
+  /** Connections that sent their last response and a FIN, reading what the client still sends. */
+  final Timeouts lingering;
   /** The node is stopping: responses close their connection, idle ones are closed. */
   boolean draining;
   private ScheduledFuture<?> sweep;
@@ -98,6 +104,7 @@ final class ClientTimeouts {
     this.bodies = new Timeouts(bodyDeadline);
     this.exchanges = new Timeouts(exchangeGuard);
     this.stalled = new Timeouts(idleTimeout);
+    this.lingering = new Timeouts(LINGER);
   }
 
   void start(EventLoop loop, Duration every) {
@@ -143,6 +150,9 @@ final class ClientTimeouts {
     }
     while ((c = exchanges.pollDue(now)) != null) {
       c.exchangeGuardPassed();
+    }
+    while ((c = lingering.pollDue(now)) != null) {
+      c.lingerPassed();
     }
   }
 }
