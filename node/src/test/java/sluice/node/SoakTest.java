@@ -23,7 +23,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import sluice.node.testing.FaultyBackend;
 import sluice.node.testing.FaultyBackend.Fault;
@@ -44,10 +43,6 @@ import sluice.node.testing.FaultyBackend.FaultRates;
  * descriptors are back where they were after the warm-up. The figures are printed at the end.
  */
 class SoakTest {
-  // On main it fails (b): in most runs one to four normal clients lose their connection to the
-  // Netty epoll bug that loop.EpollInterestTest reproduces. Everything else holds. Run it with
-  //   -Dtest=SoakTest -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition
-  // and remove @Disabled once Netty is fixed or worked around.
   private static final int LIMIT = 8;
   private static final int NORMAL_CLIENTS = 16;
   private static final Duration WARM_UP = Duration.ofSeconds(20);
@@ -87,7 +82,6 @@ class SoakTest {
    */
   private static final int OTHER_FD_TOLERANCE = 4;
 
-  @Disabled("normal clients lose connections to a Netty 4.2 epoll bug (see loop.EpollInterestTest)")
   @Test
   void normalClientsAreAnsweredExactlyOnceAmongHostileOnesWhileTheBackendFails() throws Exception {
     FaultyBackend backend = new FaultyBackend(0, 1, 6, STALL_MILLIS, 42).faults(FAULTS).start();
