@@ -142,11 +142,17 @@ public final class SettingsReader {
     }
   }
 
+  /** The keys of {@code sluice}; any other (a typo, a section of a later version) is refused. */
+  private static final List<String> TOP_LEVEL_KEYS = List.of("http", "cluster", "admin", "drain-timeout",
+      "report-interval", "controller-window", "status-interval", "event-loops", "defaults", "pools", "routes",
+      "default-pool", "tcp");
+
   private SluiceSettings readRoot(Config all) {
     if (!all.hasPath(ROOT) || all.getValue(ROOT).valueType() != ConfigValueType.OBJECT) {
       throw new SettingsException(List.of(ROOT + ": missing; must be an object { ... }"));
     }
     Section sluice = new Section(all.getObject(ROOT), ROOT, problems);
+    sluice.onlyKeys(TOP_LEVEL_KEYS);
 
     HttpSettings http = http(sluice.child("http"));
     ClusterSettings cluster = cluster(sluice.child("cluster"));

@@ -406,6 +406,14 @@ class SettingsReaderTest {
   }
 
   @Test
+  void anUnknownKeyAtTheTopOfSluiceIsRefusedLikeAnyOther() {
+    SettingsException e = refused(ONE_POOL + "sluice.tcpp = []");
+    assertEquals(List.of("sluice.tcpp: unknown key (did you mean tcp?); allowed here: http, cluster, admin, "
+        + "drain-timeout, report-interval, controller-window, status-interval, event-loops, defaults, pools, routes, "
+        + "default-pool, tcp"), e.problems());
+  }
+
+  @Test
   void loadHeaderIsReadFromTheDefaultsAndPools() {
     SluiceSettings s = read("""
         sluice.defaults.load-header = X-Load
