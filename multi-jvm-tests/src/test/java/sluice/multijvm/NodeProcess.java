@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import sluice.node.Json;
 
 /**
  * A Sluice node in a JVM of its own, started as a user would (`Main --config FILE`) with this

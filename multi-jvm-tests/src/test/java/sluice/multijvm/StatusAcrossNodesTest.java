@@ -15,6 +15,7 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import sluice.demo.ThrashingBackend;
+import sluice.node.Json;
 
 /**
  * /status of two node JVMs: each lists both members and says which is itself, and each shows

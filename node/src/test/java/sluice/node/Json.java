@@ -5,8 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** A small JSON reader for the node's /status: objects become maps, arrays lists, numbers doubles. */
-final class Json {
+/** A small JSON reader for the node's /status (here and in multi-jvm-tests): objects become maps, arrays lists, numbers doubles. */
+public final class Json {
   private final String text;
   private int at;
 
@@ -14,7 +14,7 @@ final class Json {
     this.text = text;
   }
 
-  static Object parse(String text) {
+  public static Object parse(String text) {
     Json json = new Json(text);
     Object value = json.value();
     json.space();
