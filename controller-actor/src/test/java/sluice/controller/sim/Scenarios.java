@@ -62,19 +62,37 @@ public final class Scenarios {
   }
 
   /** One steady run: what the algorithm settles on for one back-end. */
-  public record Steady(String algorithm, int bestN, double meanLimit, double fractionOfPeak) {}
+  /**
+   * One steady run: what the algorithm settles on for one back-end, and its start-up
+   * overshoot: the most requests in service at the back-end before the measured span (the
+   * start-up search), as a multiple of the model's best N.
+   */
+  public record Steady(String algorithm, int bestN, double meanLimit, double fractionOfPeak, double overshoot) {}
 
   public static Steady steady(String algorithm, int bestN) {
     return steady(algorithm, bestN, 42);
   }
 
   public static Steady steady(String algorithm, int bestN, long seed) {
+    return steady(algorithm, bestN, seed, Simulation.Noise.NONE);
+  }
+
+  public static Steady steady(String algorithm, int bestN, long seed, Simulation.Noise noise) {
     UslModel model = backend(bestN);
-    Settings settings = Settings.of(model, clients(bestN), STEADY_RUN).withSeed(seed);
+    Settings settings = Settings.of(model, clients(bestN), STEADY_RUN).withSeed(seed).withNoise(noise);
     Result r = run(settings, spec(algorithm, model));
     return new Steady(algorithm, bestN,
         r.meanLimit(STEADY_MEASURED_FROM, STEADY_RUN),
-        r.goodput(STEADY_MEASURED_FROM, STEADY_RUN) / model.peak());
+        r.goodput(STEADY_MEASURED_FROM, STEADY_RUN) / model.peak(),
+        r.maxInFlight(0, STEADY_MEASURED_FROM) / model.bestN());
+  }
+
+  /** Goodput / peak of a fixed limit at the best N over the steady run's measured span. */
+  public static double steadyAtBestN(int bestN, long seed, Simulation.Noise noise) {
+    UslModel model = backend(bestN);
+    Settings settings = Settings.of(model, clients(bestN), STEADY_RUN).withSeed(seed).withNoise(noise);
+    Result r = run(settings, new LimitSpec("fixed", 1, 1000, model.bestWholeN(), Map.of()));
+    return r.goodput(STEADY_MEASURED_FROM, STEADY_RUN) / model.peak();
   }
 
   /**
@@ -97,11 +115,16 @@ public final class Scenarios {
   }
 
   public static Shift shift(String algorithm, long seed) {
+    return shift(algorithm, seed, Simulation.Noise.NONE);
+  }
+
+  public static Shift shift(String algorithm, long seed, Simulation.Noise noise) {
     UslModel[] m = shiftModels();
     TreeMap<Long, UslModel> changes = new TreeMap<>();
     changes.put(SHIFT_PHASE, m[1]);
     changes.put(2 * SHIFT_PHASE, m[2]);
-    Settings settings = Settings.of(m[0], clients(22), 3 * SHIFT_PHASE).withChanges(changes).withSeed(seed);
+    Settings settings = Settings.of(m[0], clients(22), 3 * SHIFT_PHASE).withChanges(changes).withSeed(seed)
+        .withNoise(noise);
     Result r = run(settings, spec(algorithm, m[0]));
     long first = r.reconvergeNanos(SHIFT_PHASE, 2 * SHIFT_PHASE, 0.90 * m[1].peak());
     long second = r.reconvergeNanos(2 * SHIFT_PHASE, 3 * SHIFT_PHASE, 0.90 * m[2].peak());

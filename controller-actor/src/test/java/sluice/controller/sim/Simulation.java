@@ -38,6 +38,8 @@ public final class Simulation {
   private final LimitAlgorithm algorithm;
   private final long[] goodputPerBucket;
   private final int[] limitPerBucket;
+  /** The most requests in service at the back-end at any time in each bucket. */
+  private final int[] inFlightPerBucket;
   private final TreeMap<Long, UslModel> modelChanges;
 
   private long now;
@@ -227,6 +229,7 @@ public final class Simulation {
     int buckets = (int) (settings.durationNanos() / BUCKET_NANOS) + 1;
     this.goodputPerBucket = new long[buckets];
     this.limitPerBucket = new int[buckets];
+    this.inFlightPerBucket = new int[buckets];
   }
 
   /** Runs the simulation to its end. */
@@ -274,7 +277,7 @@ public final class Simulation {
         handle(events.poll());
       }
     }
-    return new Result(goodputPerBucket, limitPerBucket, BUCKET_NANOS);
+    return new Result(goodputPerBucket, limitPerBucket, inFlightPerBucket, BUCKET_NANOS);
   }
 
   private void handle(Event e) {
@@ -405,6 +408,10 @@ public final class Simulation {
       r.finishWork = virtualWork + exponential(1.0);
       inService.add(r);
       maxInFlight = Math.max(maxInFlight, inService.size());
+      int bucket = (int) (now / BUCKET_NANOS);
+      if (bucket < inFlightPerBucket.length) {
+        inFlightPerBucket[bucket] = Math.max(inFlightPerBucket[bucket], inService.size());
+      }
     }
   }
 
@@ -466,7 +473,7 @@ public final class Simulation {
   }
 
   /** What a run measured, per 100 ms bucket. */
-  public record Result(long[] goodputPerBucket, int[] limitPerBucket, long bucketNanos) {
+  public record Result(long[] goodputPerBucket, int[] limitPerBucket, int[] inFlightPerBucket, long bucketNanos) {
 
     /** Completed requests per second between two times. */
     public double goodput(long fromNanos, long toNanos) {
@@ -495,6 +502,17 @@ public final class Simulation {
       int m = 0;
       for (int l : limitPerBucket) {
         m = Math.max(m, l);
+      }
+      return m;
+    }
+
+    /** The most requests in service at the back-end at any time between two times. */
+    public int maxInFlight(long fromNanos, long toNanos) {
+      int from = (int) (fromNanos / bucketNanos);
+      int to = (int) Math.min(inFlightPerBucket.length, toNanos / bucketNanos);
+      int m = 0;
+      for (int b = from; b < to; b++) {
+        m = Math.max(m, inFlightPerBucket[b]);
       }
       return m;
     }

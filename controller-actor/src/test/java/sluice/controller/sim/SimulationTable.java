@@ -23,7 +23,8 @@ public final class SimulationTable {
       out.append("| ").append(algorithm).append(" |");
       for (int n : Scenarios.BEST_NS) {
         Scenarios.Steady s = Scenarios.steady(algorithm, n);
-        out.append(String.format(Locale.ROOT, " L %.0f, %.2f |", s.meanLimit(), s.fractionOfPeak()));
+        out.append(String.format(Locale.ROOT, " L %.0f, %.2f, %.1fx |", s.meanLimit(), s.fractionOfPeak(),
+            s.overshoot()));
       }
       Scenarios.Shift shift = Scenarios.shift(algorithm);
       out.append(' ').append(reconverge(shift.firstReconvergeNanos()))
