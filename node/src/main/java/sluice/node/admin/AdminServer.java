@@ -2,10 +2,12 @@ package sluice.node.admin;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
@@ -141,7 +143,7 @@ public final class AdminServer extends AllDirectives {
   }
 
   /** Sends the change to the back-end's entity and answers with the state it reports. */
-  private Route change(String id, String what, java.util.function.Function<String, CompletionStage<LeaseProtocol.Leases>> send) {
+  private Route change(String id, String what, Function<String, CompletionStage<LeaseProtocol.Leases>> send) {
     if (!node.knowsBackend(id)) {
       return error(StatusCodes.NOT_FOUND, "no back-end '" + id + "' in this node's configuration (ids as in /status)");
     }
@@ -198,7 +200,7 @@ public final class AdminServer extends AllDirectives {
   private record StatusParts(List<PoolStatus> pools, List<String> entitiesHere) {}
 
   private String json(List<PoolStatus> pools, List<String> entitiesHere, ClusterView cluster) {
-    Map<String, LeaseProtocol.Leases> books = new java.util.HashMap<>();
+    Map<String, LeaseProtocol.Leases> books = new HashMap<>();
     for (EntityView e : cluster.backends()) {
       e.leases().ifPresent(l -> books.put(e.backendId(), l));
     }
