@@ -51,8 +51,18 @@ import sluice.protocol.LimitSpec;
  * the previous incarnation is still on its way: one that reached a node after the node's
  * first demand here could raise the node's old grant unseen until its next demand.
  *
- * <p>State: the spec (from the first demand), the controller, the book, and while learning
- * the members that have reported. A pool is watched while it is in the book.
+ * <p>The operator may pin the limit ({@link LeaseProtocol.SetPin}: the controller stops moving
+ * it and the book lends at most the pinned value) and drain the back-end
+ * ({@link LeaseProtocol.SetDrain}: the book's limit is 0, so every node's grant drops to 0 and no
+ * node starts new work on it; what is in flight finishes and counts until the nodes report it
+ * done, as with any lowered limit). The book's limit is always: 0 while drained, else the pinned
+ * value while pinned, else the controller's last decision. While drained the controller gets no
+ * samples (they would describe a back-end that is given no work) and holds its limit. Both live
+ * in this incarnation only: a new one (after a move or restart) starts unpinned and undrained.
+ *
+ * <p>State: the spec (from the first demand), the controller, the book, the controller's last
+ * limit, the pin and the drain, and while learning the members that have reported. A pool is
+ * watched while it is in the book.
  *
  * <p>Its behaviour is typed {@code Object}, narrowed to {@link LeaseProtocol.Command} for
  * others: its timer tick cannot join the protocol's sealed interface from this module.
@@ -106,6 +116,11 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   private final LimitChangeLog limitLog;
   private boolean decided;
   private long lastDecisionNanos;
+  /** The controller's last decision, which the book follows while neither pinned nor drained. */
+  private int controlled;
+  /** The operator's pinned limit, 0 if not pinned. */
+  private int pinned;
+  private boolean drained;
 
   private BackendEntity(ActorContext<Object> context, TimerScheduler<Object> timers, String backendId,
       Duration controllerWindow, Duration leaseTime, Members members, LongSupplier nanoClock) {
@@ -136,6 +151,8 @@ public final class BackendEntity extends AbstractBehavior<Object> {
         .onMessage(LimitDecision.class, this::onLimitDecision)
         .onMessage(GetStatus.class, this::onGetStatus)
         .onMessage(LeaseProtocol.GetLeases.class, this::onGetLeases)
+        .onMessage(LeaseProtocol.SetPin.class, this::onSetPin)
+        .onMessage(LeaseProtocol.SetDrain.class, this::onSetDrain)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onSignal(Terminated.class, this::onNodeGone)
         .build();
@@ -168,16 +185,26 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     controller = getContext().spawn(
         Controller.create(backendId, spec, controllerWindow, getContext().getSelf().narrow()),
         "controller");
+    if (pinned > 0) {
+      controller.tell(Controller.Pin.INSTANCE); // pinned before any node asked
+    }
   }
 
   private Behavior<Object> onSampleBatch(SampleBatch batch) {
-    if (controller != null) {
+    if (controller != null && !drained) {
       controller.tell(new Controller.Samples(batch));
     }
     return this;
   }
 
   private Behavior<Object> onLimitDecision(LimitDecision decision) {
+    controlled = decision.limit();
+    if (pinned > 0 || drained) {
+      // decided before the controller heard of the pin, or held while drained: kept for later
+      getContext().getLog().debug("backend {}: controller's limit {} kept aside ({}): {}", backendId,
+          decision.limit(), drained ? "drained" : "pinned at " + pinned, decision.reason());
+      return this;
+    }
     if (decision.limit() != book.limit()) {
       getContext().getLog().debug("backend {}: limit {} -> {}: {}", backendId, book.limit(), decision.limit(),
           decision.reason());
@@ -188,6 +215,66 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     decided = true;
     send(book.setLimit(decision.limit()));
     return this;
+  }
+
+  /** Pins (limit above 0) or unpins (0); answers with the book either way. */
+  private Behavior<Object> onSetPin(LeaseProtocol.SetPin set) {
+    int before = book.limit();
+    int wasPinned = pinned;
+    if (set.limit() > 0) {
+      pinned = set.limit();
+      if (wasPinned == 0 && controller != null) {
+        controller.tell(Controller.Pin.INSTANCE);
+      }
+      operatorDecided("pinned at " + pinned + " by the operator");
+      send(book.setLimit(effectiveLimit()));
+      getContext().getLog().info("backend {}: limit pinned at {} (was {}) by {}: limit {} -> {}", backendId, pinned,
+          wasPinned == 0 ? "not pinned" : "pinned at " + wasPinned, set.by(), before, book.limit());
+    } else if (wasPinned > 0) {
+      pinned = 0;
+      // the book keeps the pinned value until the controller, resumed from it, tells its limit
+      controlled = wasPinned;
+      operatorDecided("unpinned by the operator");
+      if (controller != null) {
+        controller.tell(new Controller.Unpin(wasPinned));
+      }
+      send(book.setLimit(effectiveLimit()));
+      getContext().getLog().info("backend {}: limit unpinned (was pinned at {}) by {}: the controller resumes from it;"
+          + " limit {} -> {}", backendId, wasPinned, set.by(), before, book.limit());
+    } else {
+      getContext().getLog().info("backend {}: unpin by {}: it was not pinned, nothing changes (limit {})", backendId,
+          set.by(), before);
+    }
+    set.replyTo().tell(leases());
+    return this;
+  }
+
+  private Behavior<Object> onSetDrain(LeaseProtocol.SetDrain set) {
+    int before = book.limit();
+    boolean was = drained;
+    drained = set.drained();
+    if (drained != was) {
+      operatorDecided(drained ? "drained by the operator" : "undrained by the operator");
+      send(book.setLimit(effectiveLimit()));
+      getContext().getLog().info("backend {}: {} by {}: limit {} -> {}", backendId,
+          drained ? "drained (no node starts new work on it; in-flight requests finish)" : "undrained", set.by(),
+          before, book.limit());
+    } else {
+      getContext().getLog().info("backend {}: {} by {}: it already was, nothing changes (limit {})", backendId,
+          drained ? "drain" : "undrain", set.by(), before);
+    }
+    set.replyTo().tell(leases());
+    return this;
+  }
+
+  private void operatorDecided(String reason) {
+    lastReason = reason;
+    lastDecisionNanos = nanoClock.getAsLong();
+    decided = true;
+  }
+
+  private int effectiveLimit() {
+    return drained ? 0 : pinned > 0 ? pinned : controlled;
   }
 
   private Behavior<Object> onGetStatus(GetStatus get) {
@@ -209,6 +296,11 @@ public final class BackendEntity extends AbstractBehavior<Object> {
 
   /** Who holds what, summed per cluster member over its pools (one per event loop). */
   private Behavior<Object> onGetLeases(LeaseProtocol.GetLeases get) {
+    get.replyTo().tell(leases());
+    return this;
+  }
+
+  private LeaseProtocol.Leases leases() {
     Map<String, int[]> perMember = new LinkedHashMap<>();
     for (ActorRef<Lease> pool : book.holders()) {
       int[] sums = perMember.computeIfAbsent(members.memberOf(pool).hostPort(), m -> new int[3]);
@@ -219,9 +311,8 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     List<LeaseProtocol.NodeLease> nodes = new ArrayList<>();
     perMember.forEach((member, sums) -> nodes.add(new LeaseProtocol.NodeLease(member, sums[0], sums[1], sums[2])));
     long ago = decided ? (nanoClock.getAsLong() - lastDecisionNanos) / 1_000_000 : -1;
-    get.replyTo().tell(new LeaseProtocol.Leases(backendId, book.epoch(), book.limit(), book.learning(),
-        spec == null ? "" : spec.algorithm(), lastReason, ago, nodes));
-    return this;
+    return new LeaseProtocol.Leases(backendId, book.epoch(), book.limit(), book.learning(),
+        spec == null ? "" : spec.algorithm(), lastReason, ago, nodes, pinned, drained);
   }
 
   private Behavior<Object> onTick() {

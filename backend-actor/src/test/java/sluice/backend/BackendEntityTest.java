@@ -156,4 +156,68 @@ class BackendEntityTest {
     a.probe.stop();
     assertEquals(8, b.latest().granted());
   }
+
+  @Test
+  void aPinLowersTheGrantAtOnceAndCountsHeldSlotsUntilReportedThenUnpinResumes() {
+    var entity = entity("pin");
+    Pool node = new Pool();
+    entity.tell(node.demand("pin", 100, 0));
+    assertEquals(8, node.latest().granted());
+    entity.tell(node.demand("pin", 100, 8));
+    node.latest();
+    TestProbe<LeaseProtocol.Leases> admin = testKit.createTestProbe();
+    entity.tell(new LeaseProtocol.SetPin("pin", 2, "test", admin.ref()));
+    LeaseProtocol.Leases pinned = admin.receiveMessage();
+    assertEquals(2, pinned.limit());
+    assertEquals(2, pinned.pinned());
+    assertEquals(false, pinned.drained());
+    Lease lowered = node.latest();
+    assertEquals(2, lowered.granted());
+    assertEquals(2, lowered.limit());
+    // the node may still hold 8 until it reports under the lowered lease: the book counts them
+    assertEquals(8, pinned.nodes().get(0).counted());
+    entity.tell(node.demand("pin", 100, 2));
+    assertEquals(2, node.latest().granted());
+    entity.tell(new LeaseProtocol.SetPin("pin", 0, "test", admin.ref()));
+    LeaseProtocol.Leases unpinned = admin.receiveMessage();
+    assertEquals(0, unpinned.pinned());
+    assertEquals(2, unpinned.limit(), "the controller resumes from the pinned value");
+    // the fixed controller, resumed from 2, tells its own limit again: 8
+    TestProbe<LeaseProtocol.Leases> get = testKit.createTestProbe();
+    LeaseProtocol.Leases after = get.awaitAssert(Duration.ofSeconds(3), () -> {
+      entity.tell(new LeaseProtocol.GetLeases("pin", get.ref()));
+      LeaseProtocol.Leases l = get.receiveMessage();
+      assertEquals(8, l.limit(), l.toString());
+      return l;
+    });
+    assertEquals(0, after.pinned());
+    entity.tell(node.demand("pin", 100, 2));
+    assertEquals(8, node.latest().granted());
+  }
+
+  @Test
+  void aDrainGrantsNothingToAnyNodeUntilUndrained() {
+    var entity = entity("drain");
+    Pool node = new Pool();
+    entity.tell(node.demand("drain", 100, 0));
+    assertEquals(8, node.latest().granted());
+    entity.tell(node.demand("drain", 100, 8));
+    node.latest();
+    TestProbe<LeaseProtocol.Leases> admin = testKit.createTestProbe();
+    entity.tell(new LeaseProtocol.SetDrain("drain", true, "test", admin.ref()));
+    LeaseProtocol.Leases drained = admin.receiveMessage();
+    assertTrue(drained.drained());
+    assertEquals(0, drained.limit());
+    assertEquals(0, node.latest().granted());
+    // what is in flight counts until the node reports it done
+    assertEquals(8, drained.nodes().get(0).counted());
+    entity.tell(node.demand("drain", 100, 0));
+    assertEquals(0, node.latest().granted(), "drained: nothing new even with the slots free");
+    entity.tell(new LeaseProtocol.SetDrain("drain", false, "test", admin.ref()));
+    LeaseProtocol.Leases back = admin.receiveMessage();
+    assertEquals(false, back.drained());
+    assertEquals(8, back.limit());
+    entity.tell(node.demand("drain", 100, 0));
+    assertEquals(8, node.latest().granted());
+  }
 }

@@ -21,22 +21,34 @@ import sluice.protocol.LimitSpec;
  * windows, feeds each window to the limit algorithm, and tells the entity every new limit
  * (clamped to the spec's [min, max], never below 1) with the reason.
  *
- * <p>State: the batches of the window being gathered; the limit last told to the entity.
+ * <p>The operator may pin the limit ({@link Pin}): the controller then drops the samples it
+ * gets and decides nothing until {@link Unpin}, which starts the algorithm anew from the pinned
+ * value (clamped to the spec's bounds) and tells the entity that limit.
+ *
+ * <p>State: the batches of the window being gathered; the limit last told to the entity;
+ * whether the limit is pinned.
  */
 public final class Controller extends AbstractBehavior<Controller.Command> {
 
   /** Local to the entity beside it: never crosses nodes. */
   public sealed interface Command extends org.apache.pekko.actor.NoSerializationVerificationNeeded
-      permits Samples, WindowTick {}
+      permits Samples, WindowTick, Pin, Unpin {}
 
   /** A node's measurements, forwarded by the entity. */
   public record Samples(SampleBatch batch) implements Command {}
+
+  /** The operator pinned the limit: gather nothing, decide nothing until {@link Unpin}. */
+  public enum Pin implements Command { INSTANCE }
+
+  /** The operator unpinned the limit: resume from {@code fromLimit}. */
+  public record Unpin(int fromLimit) implements Command {}
 
   private enum WindowTick implements Command { INSTANCE }
 
   private final String backendId;
   private final LimitSpec spec;
-  private final LimitAlgorithm algorithm;
+  private LimitAlgorithm algorithm;
+  private boolean pinned;
   private final ActorRef<LimitDecision> decisions;
   private final WindowAccumulator window = new WindowAccumulator();
   private int toldLimit;
@@ -76,16 +88,41 @@ public final class Controller extends AbstractBehavior<Controller.Command> {
     return newReceiveBuilder()
         .onMessage(Samples.class, this::onSamples)
         .onMessageEquals(WindowTick.INSTANCE, this::onWindowTick)
+        .onMessageEquals(Pin.INSTANCE, this::onPin)
+        .onMessage(Unpin.class, this::onUnpin)
         .build();
   }
 
   private Behavior<Command> onSamples(Samples samples) {
-    window.add(samples.batch());
+    if (!pinned) {
+      window.add(samples.batch());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onPin() {
+    pinned = true;
+    window.drain(0, toldLimit); // what was gathered under the old limit says nothing of the pinned one
+    return this;
+  }
+
+  /** The algorithm starts anew from the pinned value: what it had learned was learned before the pin. */
+  private Behavior<Command> onUnpin(Unpin unpin) {
+    pinned = false;
+    int from = clamp(unpin.fromLimit());
+    algorithm = LimitAlgorithms.create(
+        new LimitSpec(spec.algorithm(), spec.min(), spec.max(), from, spec.params()),
+        System::nanoTime, RandomGenerator.getDefault());
+    window.drain(0, toldLimit);
+    windowStartNanos = System.nanoTime();
+    toldLimit = clamp(algorithm.limit());
+    decisions.tell(new LimitDecision(backendId, toldLimit, "unpinned: algorithm " + spec.algorithm()
+        + " resumes from " + toldLimit));
     return this;
   }
 
   private Behavior<Command> onWindowTick() {
-    if (window.isEmpty()) {
+    if (pinned || window.isEmpty()) {
       windowStartNanos = System.nanoTime();
       return this;
     }

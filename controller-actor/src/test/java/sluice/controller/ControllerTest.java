@@ -85,4 +85,27 @@ class ControllerTest {
     time.timePasses(WINDOW);
     assertEquals(11, decisions.receiveMessage().limit());
   }
+
+  @Test
+  void pinnedItDecidesNothingAndUnpinnedItResumesFromThePinnedValueWithinTheBounds() {
+    TestProbe<LimitDecision> decisions = testKit.createTestProbe();
+    var controller = controller(new LimitSpec("aimd", 2, 10, 6, Map.of()), decisions);
+    assertEquals(6, decisions.receiveMessage().limit());
+    controller.tell(Controller.Pin.INSTANCE);
+    controller.tell(new Controller.Samples(busy("n1", 0, 6)));
+    time.timePasses(WINDOW);
+    decisions.expectNoMessage(Duration.ofMillis(100)); // a limit-bound window, but pinned: no decision
+
+    controller.tell(new Controller.Unpin(4));
+    LimitDecision resumed = decisions.receiveMessage();
+    assertEquals(4, resumed.limit());
+    assertTrue(resumed.reason().contains("resumes from 4"), resumed.reason());
+    controller.tell(new Controller.Samples(busy("n1", 0, 4)));
+    time.timePasses(WINDOW);
+    assertEquals(5, decisions.receiveMessage().limit(), "aimd moves on from the pinned value");
+
+    controller.tell(Controller.Pin.INSTANCE);
+    controller.tell(new Controller.Unpin(50));
+    assertEquals(10, decisions.receiveMessage().limit(), "a pin above max resumes from max");
+  }
 }

@@ -117,6 +117,20 @@ final class NodeProcess implements AutoCloseable {
     return get("/status").filter(r -> r.statusCode() == 200).map(HttpResponse::body);
   }
 
+  /** A POST to the node's operator's listener (the admin calls), or empty if it does not answer. */
+  Optional<HttpResponse<String>> post(String path) {
+    try {
+      HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.admin() + path))
+          .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(5)).build();
+      return Optional.of(HTTP.send(request, HttpResponse.BodyHandlers.ofString()));
+    } catch (IOException e) {
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    }
+  }
+
   private Optional<HttpResponse<String>> get(String path) {
     try {
       HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.admin() + path))

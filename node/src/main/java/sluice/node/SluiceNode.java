@@ -646,6 +646,23 @@ public final class SluiceNode implements AutoCloseable {
       public CompletionStage<AdminServer.ClusterView> cluster() {
         return node.cluster();
       }
+
+      @Override
+      public boolean knowsBackend(String backendId) {
+        return algorithms.containsKey(backendId);
+      }
+
+      @Override
+      public CompletionStage<LeaseProtocol.Leases> pin(String backendId, int limit, String by) {
+        return ClusterSharding.get(system).entityRefFor(BackendEntity.TYPE_KEY, backendId)
+            .ask(replyTo -> new LeaseProtocol.SetPin(backendId, limit, by, replyTo), Duration.ofSeconds(3));
+      }
+
+      @Override
+      public CompletionStage<LeaseProtocol.Leases> drain(String backendId, boolean drained, String by) {
+        return ClusterSharding.get(system).entityRefFor(BackendEntity.TYPE_KEY, backendId)
+            .ask(replyTo -> new LeaseProtocol.SetDrain(backendId, drained, by, replyTo), Duration.ofSeconds(3));
+      }
     };
   }
 

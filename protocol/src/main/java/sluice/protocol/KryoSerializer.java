@@ -63,6 +63,8 @@ public final class KryoSerializer extends JSerializer {
     kryo.register(LeaseProtocol.Release.class, 27);
     kryo.register(LeaseProtocol.GetLeases.class, 28);
     kryo.register(LeaseProtocol.Leases.class, new LeasesSerializer(), 29);
+    kryo.register(LeaseProtocol.SetPin.class, 31);
+    kryo.register(LeaseProtocol.SetDrain.class, 32);
   }
 
   private Kryo newKryo() {
@@ -167,6 +169,8 @@ public final class KryoSerializer extends JSerializer {
         output.writeVarInt(n.granted(), true);
         output.writeVarInt(n.counted(), true);
       }
+      output.writeVarInt(leases.pinned(), true);
+      output.writeBoolean(leases.drained());
     }
 
     @Override
@@ -184,7 +188,10 @@ public final class KryoSerializer extends JSerializer {
         nodes.add(new LeaseProtocol.NodeLease(input.readString(), input.readVarInt(true), input.readVarInt(true),
             input.readVarInt(true)));
       }
-      return new LeaseProtocol.Leases(backendId, epoch, limit, learning, algorithm, lastReason, ago, nodes);
+      int pinned = input.readVarInt(true);
+      boolean drained = input.readBoolean();
+      return new LeaseProtocol.Leases(backendId, epoch, limit, learning, algorithm, lastReason, ago, nodes, pinned,
+          drained);
     }
   }
 

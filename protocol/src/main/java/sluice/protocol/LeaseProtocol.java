@@ -29,7 +29,7 @@ public final class LeaseProtocol {
 
   /** Sent to the back-end entity. */
   public sealed interface Command extends KryoMessage permits Demand, Release, SampleBatch, GetStatus, GetLeases,
-      LimitDecision {}
+      LimitDecision, SetPin, SetDrain {}
 
   /**
    * A node's periodic report for one back-end: also a lease renewal. {@code replyTo}
@@ -138,14 +138,42 @@ public final class LeaseProtocol {
    * @param algorithm             the limit spec's algorithm ("" before the first demand)
    * @param lastDecisionAgoMillis how long ago the last decision came, on the entity's clock (-1: none yet)
    * @param nodes                 members in the order the book first heard of them
+   * @param pinned                the limit the operator pinned, 0 if not pinned
+   * @param drained               whether the operator drained the back-end (then {@code limit} is 0)
    */
   public record Leases(String backendId, long epoch, int limit, boolean learning, String algorithm,
-      String lastReason, long lastDecisionAgoMillis, List<NodeLease> nodes) implements KryoMessage {
+      String lastReason, long lastDecisionAgoMillis, List<NodeLease> nodes, int pinned, boolean drained)
+      implements KryoMessage {
 
     public Leases {
       nodes = List.copyOf(nodes);
     }
+
+    /** Neither pinned nor drained. */
+    public Leases(String backendId, long epoch, int limit, boolean learning, String algorithm, String lastReason,
+        long lastDecisionAgoMillis, List<NodeLease> nodes) {
+      this(backendId, epoch, limit, learning, algorithm, lastReason, lastDecisionAgoMillis, nodes, 0, false);
+    }
   }
+
+  /**
+   * The operator pins the back-end's limit at {@code limit} (the controller stops moving it), or
+   * with {@code limit} 0 unpins it (the controller resumes from the pinned value). The entity
+   * answers with its book, as for {@link GetLeases}.
+   *
+   * @param by who asked, for the entity's log (the admin call, its client, the node it came to)
+   */
+  public record SetPin(String backendId, int limit, String by, ActorRef<Leases> replyTo) implements Command {}
+
+  /**
+   * The operator drains the back-end ({@code drained} true: the entity lends it to no node, so
+   * no node starts new work on it while what is in flight finishes) or returns it (false).
+   * The entity answers with its book, as for {@link GetLeases}.
+   *
+   * @param by who asked, for the entity's log
+   */
+  public record SetDrain(String backendId, boolean drained, String by, ActorRef<Leases> replyTo)
+      implements Command {}
 
   /**
    * One member's share: {@code granted} slots (the sum of its pools' grants) and

@@ -86,6 +86,31 @@ class KryoSerializerTest {
     assertEquals(leases, roundTrip(leases));
     var none = new LeaseProtocol.Leases("b", 7L, 0, true, "", "no limit yet", -1L, List.of());
     assertEquals(none, roundTrip(none));
+    var pinnedAndDrained = new LeaseProtocol.Leases("b", 7L, 0, false, "auto", "drained", 5L,
+        List.of(new LeaseProtocol.NodeLease("sluice@127.0.0.1:2552", 1, 0, 3)), 2, true);
+    assertEquals(pinnedAndDrained, roundTrip(pinnedAndDrained));
+  }
+
+  @Test
+  void setPinCarriesAWorkingReplyAddress() {
+    TestProbe<LeaseProtocol.Leases> probe = testKit.createTestProbe();
+    var pin = new LeaseProtocol.SetPin("127.0.0.1:9001", 2, "POST /backends/127.0.0.1:9001/pin?limit=2", probe.ref());
+    var back = (LeaseProtocol.SetPin) roundTrip(pin);
+    assertEquals(pin, back);
+    var unpin = new LeaseProtocol.SetPin("127.0.0.1:9001", 0, "unpin", probe.ref());
+    assertEquals(unpin, roundTrip(unpin));
+    var leases = new LeaseProtocol.Leases("b", 1L, 2, false, "fixed", "pinned", 0L, List.of(), 2, false);
+    back.replyTo().tell(leases);
+    assertEquals(leases, probe.receiveMessage());
+  }
+
+  @Test
+  void setDrain() {
+    TestProbe<LeaseProtocol.Leases> probe = testKit.createTestProbe();
+    var drain = new LeaseProtocol.SetDrain("127.0.0.1:9001", true, "POST /backends/127.0.0.1:9001/drain", probe.ref());
+    assertEquals(drain, roundTrip(drain));
+    var undrain = new LeaseProtocol.SetDrain("127.0.0.1:9001", false, "undrain", probe.ref());
+    assertEquals(undrain, roundTrip(undrain));
   }
 
   @Test

@@ -2,10 +2,12 @@ package sluice.node.admin;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
@@ -16,8 +18,12 @@ import org.apache.pekko.http.javadsl.model.HttpCharsets;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import sluice.node.PoolStatus;
 import sluice.node.settings.AdminSettings;
 import sluice.protocol.LeaseProtocol;
@@ -26,10 +32,18 @@ import sluice.protocol.LeaseProtocol;
  * The operator's listener (Pekko HTTP, off the request path): {@code GET /status} (JSON: every
  * pool and back-end as this node sees it), {@code GET /metrics} (Prometheus' text format), {@code GET /ready} (200 once the node is up in the
  * cluster and holds a lease for every back-end; 503 before that and while it stops) and
- * {@code GET /live}. With a token configured every request but /ready and /live must carry
+ * {@code GET /live}; and the calls that change a back-end cluster-wide, each answered by the
+ * back-end's entity wherever it runs: {@code POST /backends/{id}/pin?limit=N},
+ * {@code POST /backends/{id}/unpin}, {@code POST /backends/{id}/drain} and
+ * {@code POST /backends/{id}/undrain} ({@code {id}} as in /status, e.g. {@code 127.0.0.1:9001},
+ * URL-encoded or not). With a token configured every request but /ready and /live must carry
  * {@code Authorization: Bearer <token>}.
  */
 public final class AdminServer extends AllDirectives {
+  private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+
+  /** The highest limit a pin accepts. */
+  public static final int MAX_PIN = 1_000_000;
 
   /** What the node tells the listener. */
   public interface Node {
@@ -55,6 +69,15 @@ public final class AdminServer extends AllDirectives {
 
     /** The cluster's members and every back-end entity's book; never fails (an entity that is silent says why). */
     CompletionStage<ClusterView> cluster();
+
+    /** Whether this node's configuration names the back-end. */
+    boolean knowsBackend(String backendId);
+
+    /** Pins the back-end's limit at {@code limit}, or unpins it with 0; completes with the entity's book. */
+    CompletionStage<LeaseProtocol.Leases> pin(String backendId, int limit, String by);
+
+    /** Drains the back-end or returns it; completes with the entity's book. */
+    CompletionStage<LeaseProtocol.Leases> drain(String backendId, boolean drained, String by);
   }
 
   /** A cluster member as this node sees it. */
@@ -92,7 +115,76 @@ public final class AdminServer extends AllDirectives {
                 .thenCombine(node.cluster(), (parts, cluster) -> json(parts.pools(), parts.entitiesHere(), cluster)),
             text -> complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, text)))))),
         path("metrics", () -> authorized(() -> get(() -> onSuccess(node.metrics(),
-            text -> complete(HttpResponse.create().withEntity(PROMETHEUS_TEXT, text)))))));
+            text -> complete(HttpResponse.create().withEntity(PROMETHEUS_TEXT, text)))))),
+        pathPrefix("backends", () -> authorized(() -> pathPrefix(PathMatchers.segment(), id -> concat(
+            path("pin", () -> post(() -> parameterOptional("limit", limit -> pin(id, limit)))),
+            path("unpin", () -> post(() -> change(id, "unpin", by -> node.pin(id, 0, by)))),
+            path("drain", () -> post(() -> change(id, "drain", by -> node.drain(id, true, by)))),
+            path("undrain", () -> post(() -> change(id, "undrain", by -> node.drain(id, false, by)))))))));
+  }
+
+  private Route pin(String id, Optional<String> limitText) {
+    if (limitText.isEmpty()) {
+      return error(StatusCodes.BAD_REQUEST, "limit is required: POST /backends/{id}/pin?limit=N with N a whole"
+          + " number from 1 to " + MAX_PIN);
+    }
+    int limit;
+    try {
+      limit = Integer.parseInt(limitText.get().trim());
+    } catch (NumberFormatException e) {
+      limit = -1;
+    }
+    if (limit < 1 || limit > MAX_PIN) {
+      return error(StatusCodes.BAD_REQUEST, "limit must be a whole number from 1 to " + MAX_PIN + ", was '"
+          + limitText.get() + "'");
+    }
+    int pinned = limit;
+    return change(id, "pin", by -> node.pin(id, pinned, by));
+  }
+
+  /** Sends the change to the back-end's entity and answers with the state it reports. */
+  private Route change(String id, String what, Function<String, CompletionStage<LeaseProtocol.Leases>> send) {
+    if (!node.knowsBackend(id)) {
+      return error(StatusCodes.NOT_FOUND, "no back-end '" + id + "' in this node's configuration (ids as in /status)");
+    }
+    return extractClientIP(client -> extractUri(uri -> {
+      String from = client.getAddress().map(a -> a.getHostAddress()).orElse("an unknown client");
+      String by = "admin call POST " + uri.path() + uri.rawQueryString().map(q -> "?" + q).orElse("") + " from " + from
+          + " on node " + node.nodeId();
+      CompletionStage<Optional<LeaseProtocol.Leases>> answer = send.apply(by)
+          .thenApply(Optional::of)
+          .exceptionally(e -> {
+            log.warn("backend {}: {} ({}): the back-end's entity did not answer: {}", id, what, by, e.toString());
+            return Optional.empty();
+          });
+      return onSuccess(answer, leases -> {
+        if (leases.isEmpty()) {
+          return error(StatusCodes.SERVICE_UNAVAILABLE, "the entity of back-end '" + id + "' did not answer in time;"
+              + " the change may or may not have been applied: see /status");
+        }
+        LeaseProtocol.Leases l = leases.get();
+        log.info("backend {}: {} by {}: now limit {}, pinned {}, drained {}", id, what, by, l.limit(),
+            l.pinned() > 0 ? "at " + l.pinned() : "no", l.drained());
+        return complete(HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, state(l)));
+      });
+    }));
+  }
+
+  /** What a change answers: the back-end's state as its entity holds it after the change. */
+  static String state(LeaseProtocol.Leases l) {
+    return "{\"backend\":" + quote(l.backendId())
+        + ",\"limit\":" + l.limit()
+        + ",\"pinned\":" + (l.pinned() > 0)
+        + ",\"pinnedLimit\":" + l.pinned()
+        + ",\"drained\":" + l.drained()
+        + ",\"learning\":" + l.learning()
+        + ",\"algorithm\":" + quote(l.algorithm())
+        + ",\"reason\":" + quote(l.lastReason()) + "}\n";
+  }
+
+  private Route error(StatusCode status, String message) {
+    return complete(HttpResponse.create().withStatus(status)
+        .withEntity(ContentTypes.APPLICATION_JSON, "{\"error\":" + quote(message) + "}\n"));
   }
 
   private Route authorized(Supplier<Route> inner) {
@@ -108,6 +200,10 @@ public final class AdminServer extends AllDirectives {
   private record StatusParts(List<PoolStatus> pools, List<String> entitiesHere) {}
 
   private String json(List<PoolStatus> pools, List<String> entitiesHere, ClusterView cluster) {
+    Map<String, LeaseProtocol.Leases> books = new HashMap<>();
+    for (EntityView e : cluster.backends()) {
+      e.leases().ifPresent(l -> books.put(e.backendId(), l));
+    }
     StringBuilder out = new StringBuilder(512);
     out.append("{\"node\":").append(quote(node.nodeId()))
         .append(",\"member\":").append(quote(node.memberStatus()))
@@ -153,8 +249,13 @@ public final class AdminServer extends AllDirectives {
             .append(",\"ratePerSecond\":").append(Math.round(b.ratePerSecond()))
             .append(",\"p99Millis\":").append(String.format(java.util.Locale.ROOT, "%.2f", b.p99Millis()))
             .append(",\"limitReason\":").append(quote(b.limitReason()))
-            .append(",\"algorithm\":").append(quote(node.algorithm(b.id())))
-            .append('}');
+            .append(",\"algorithm\":").append(quote(node.algorithm(b.id())));
+        LeaseProtocol.Leases book = books.get(b.id());
+        if (book != null) { // as its entity says; absent if the entity did not answer (see cluster)
+          out.append(",\"pinned\":").append(book.pinned() > 0)
+              .append(",\"drained\":").append(book.drained());
+        }
+        out.append('}');
       }
       out.append("]}");
     }
@@ -184,6 +285,9 @@ public final class AdminServer extends AllDirectives {
       out.append(",\"epoch\":").append(quote(Long.toHexString(l.epoch())))
           .append(",\"limit\":").append(l.limit())
           .append(",\"learning\":").append(l.learning())
+          .append(",\"pinned\":").append(l.pinned() > 0)
+          .append(",\"pinnedLimit\":").append(l.pinned())
+          .append(",\"drained\":").append(l.drained())
           .append(",\"algorithm\":").append(quote(l.algorithm()))
           .append(",\"lastDecision\":{\"reason\":").append(quote(l.lastReason()))
           .append(",\"agoMillis\":").append(l.lastDecisionAgoMillis())

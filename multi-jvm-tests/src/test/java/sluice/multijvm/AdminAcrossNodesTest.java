@@ -1,0 +1,109 @@
+package sluice.multijvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import sluice.demo.ThrashingBackend;
+import sluice.node.Json;
+
+/**
+ * The admin calls across two node JVMs: a pin and a drain sent to the node that does not host the
+ * back-end's entity cross to it (SetPin, SetDrain over Kryo) and reach both nodes' back-end actors.
+ */
+class AdminAcrossNodesTest {
+  private static final int L = 8;
+
+  private ThrashingBackend backend;
+  private final List<NodeProcess> nodes = new ArrayList<>();
+  private final ExecutorService starter = Executors.newCachedThreadPool();
+
+  @AfterEach
+  void stopAll() throws Exception {
+    for (NodeProcess n : nodes) {
+      n.close();
+    }
+    if (backend != null) {
+      backend.close();
+    }
+    starter.shutdownNow();
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void aPinAndADrainOnOneNodeReachTheOther() throws Exception {
+    backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(5), 0, 0, 100).start();
+    List<NodeProcess.Ports> seeds = List.of(NodeProcess.Ports.free(), NodeProcess.Ports.free());
+    List<Future<NodeProcess>> started = new ArrayList<>();
+    for (int i = 0; i < seeds.size(); i++) {
+      NodeProcess n = NodeProcess.start("admin-" + (i + 1), seeds.get(i), seeds, backend.port(), L, "");
+      nodes.add(n);
+      started.add(starter.submit(() -> n.awaitReady(Duration.ofSeconds(60))));
+    }
+    for (Future<NodeProcess> f : started) {
+      f.get();
+    }
+    String id = "127.0.0.1:" + backend.port();
+    // the call goes to the node without the entity, so that it must cross to the other JVM
+    NodeProcess caller = nodes.stream().filter(n -> n.status().orElseThrow().entitiesHere().isEmpty())
+        .findFirst().orElseThrow(() -> new AssertionError("one of two nodes hosts no entity"));
+
+    HttpResponse<String> pin = caller.post("/backends/" + id + "/pin?limit=2").orElseThrow();
+    assertEquals(200, pin.statusCode(), pin.body());
+    assertEquals(true, ((Map<String, Object>) Json.parse(pin.body())).get("pinned"), pin.body());
+    for (NodeProcess n : nodes) {
+      NodeProcess.Status s = await(n, st -> st.limit() == 2, "pinned at 2 on " + n);
+      assertTrue(s.granted() <= 2, n + ": " + s);
+      Map<String, Object> b = backendOf(n);
+      assertEquals(true, b.get("pinned"), b.toString());
+    }
+
+    HttpResponse<String> drain = caller.post("/backends/" + id + "/drain").orElseThrow();
+    assertEquals(200, drain.statusCode(), drain.body());
+    for (NodeProcess n : nodes) {
+      await(n, st -> st.limit() == 0 && st.granted() == 0, "drained on " + n);
+      assertEquals(true, backendOf(n).get("drained"));
+    }
+
+    assertEquals(200, caller.post("/backends/" + id + "/undrain").orElseThrow().statusCode());
+    assertEquals(200, caller.post("/backends/" + id + "/unpin").orElseThrow().statusCode());
+    for (NodeProcess n : nodes) {
+      await(n, st -> st.limit() == L, "back to " + L + " on " + n);
+      Map<String, Object> b = backendOf(n);
+      assertEquals(false, b.get("pinned"), b.toString());
+      assertEquals(false, b.get("drained"), b.toString());
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> backendOf(NodeProcess n) {
+    Map<String, Object> status = (Map<String, Object>) Json.parse(n.statusJson().orElseThrow());
+    Map<String, Object> pool = ((List<Map<String, Object>>) status.get("pools")).get(0);
+    return ((List<Map<String, Object>>) pool.get("backends")).get(0);
+  }
+
+  private static NodeProcess.Status await(NodeProcess n, Predicate<NodeProcess.Status> condition, String what)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      NodeProcess.Status s = n.status().orElse(null);
+      if (s != null && condition.test(s)) {
+        return s;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("never " + what + "; last: " + s);
+      }
+      Thread.sleep(20);
+    }
+  }
+}
