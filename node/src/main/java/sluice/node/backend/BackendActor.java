@@ -12,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -30,6 +29,7 @@ import sluice.node.http.Exchange;
 import sluice.node.loop.SweepPeriod;
 import sluice.node.metrics.LatencyBuckets;
 import sluice.node.queue.QueueActor;
+import sluice.node.queue.QueueLink;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
 import sluice.protocol.LeaseProtocol;
@@ -96,8 +96,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private final BackendSettings backend;
   private final ConnectionSettings settings;
   private final String nodeId;
-  private final ActorRef<QueueActor.Command> queue;
-  private final ActorRef<QueueActor.ToBackend> queueInbox;
+  private final QueueLink queue;
   private final EntityRef<LeaseProtocol.Command> entity;
   private final ActorRef<Lease> leaseInbox;
   private final TimerScheduler<Command> timers;
@@ -108,7 +107,6 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private final BackendConnection.Events events;
   private final LeaseState lease = new LeaseState(System::nanoTime);
   private final BackendSamples samples;
-  private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
 
   private final List<BackendConnection> connections = new ArrayList<>();
   private final ArrayDeque<BackendConnection> idle = new ArrayDeque<>();
@@ -119,13 +117,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private int closing;
   private long nextConnectionId;
 
-  private long queueIncarnation;
-  private long received;
   private int backlog;
-  private int toldFree = -1;
-  private long toldReceived;
-  private int toldSlots = -1;
-  private boolean toldUp;
 
   /**
    * False while the back-end is known down: from a connection attempt that failed (refused,
@@ -156,14 +148,14 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     this.backend = backend;
     this.settings = settings;
     this.nodeId = nodeId;
-    this.queue = queue;
     this.entity = entity;
     this.timers = timers;
     this.address = address;
     this.bufferUpTo = settings.bufferResponsesUpTo();
     this.loadHeader = loadHeader;
     this.samples = new BackendSamples(backend.id(), System.nanoTime());
-    this.queueInbox = context.messageAdapter(QueueActor.ToBackend.class, FromQueue::new);
+    this.queue = new QueueLink(queue, context.messageAdapter(QueueActor.ToBackend.class, FromQueue::new),
+        backend.id());
     ActorRef<Command> self = context.getSelf();
     this.leaseInbox = context.spawn(Behaviors.<Lease>receiveMessage(received -> {
       self.tell(new LeaseReceived(received));
@@ -257,13 +249,11 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   private void onAssign(QueueActor.Assign assign) {
-    if (assign.queueIncarnation() == queueIncarnation && assign.backendIncarnation() == incarnation) {
-      received++;
-    }
+    queue.assigned(assign);
     Exchange e = (Exchange) assign.work();
     if (e.abandoned() || !take(e)) {
       tellCapacity(true); // first the lower capacity, so that the item does not come straight back
-      queue.tell(new QueueActor.Returned(e));
+      queue.giveBack(e);
       return;
     }
     queueWaits.record(System.nanoTime() - e.enqueuedNanos());
@@ -306,12 +296,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   private void onBacklog(QueueActor.Backlog message) {
-    if (message.queueIncarnation() != queueIncarnation) {
-      queueIncarnation = message.queueIncarnation(); // a new session with this queue: count from 0
-      received = 0;
-      toldFree = -1;
-    }
-    backlog = message.waiting();
+    backlog = queue.backlog(message);
     if (backlog > 0 && up && !demandPending && lease.granted() < lease.limit()) {
       demandPending = true; // work waits and the limit has room: ask the entity now
       sendDemand();
@@ -352,7 +337,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     if (e != null) {
       pending--;
       if (e.abandoned()) {
-        queue.tell(new QueueActor.Returned(e)); // the queue counts it as dropped unserved
+        queue.giveBack(e); // the queue counts it as dropped unserved
         makeIdle(c);
       } else {
         dispatch(c, e);
@@ -377,7 +362,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     if (e != null) {
       // never sent: another back-end, or this one once up again, takes it; or the queue answers
       // 503 if none of the pool's back-ends is up
-      queue.tell(new QueueActor.Returned(e));
+      queue.giveBack(e);
     }
     return this;
   }
@@ -476,7 +461,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       Exchange e = c.pending;
       remove(c);
       if (e != null) {
-        queue.tell(new QueueActor.Returned(e));
+        queue.giveBack(e);
       }
       tellCapacity(true);
       return this;
@@ -681,23 +666,11 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     return this;
   }
 
-  /**
-   * Tells the queue what this actor can take now, when that differs from what the queue
-   * believes (what was told, less what it has sent since), or always with {@code force}.
-   */
+  /** Tells the queue what this actor can take now, when that differs from what it believes. */
   private void tellCapacity(boolean force) {
     int slots = lease.usable();
     int free = up ? Math.max(0, slots - busy - pending - closing) : 0;
-    long believed = toldFree - (received - toldReceived);
-    if (!force && free == believed && up == toldUp && slots == toldSlots) {
-      return;
-    }
-    toldFree = free;
-    toldReceived = received;
-    toldSlots = slots;
-    toldUp = up;
-    queue.tell(new QueueActor.Capacity(queueInbox, backend.id(), incarnation, queueIncarnation, received, free,
-        busy + pending, slots, up));
+    queue.tellCapacity(force, free, busy + pending, slots, up);
   }
 
   private Behavior<Command> onStatusTick() {
@@ -735,7 +708,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
           badGateway++;
           e.fail(HttpResponseStatus.BAD_GATEWAY, "back-end " + backend.id() + ": " + why, false);
         } else {
-          queue.tell(new QueueActor.Returned(e));
+          queue.giveBack(e);
         }
       }
     }

@@ -8,7 +8,6 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -26,6 +25,7 @@ import sluice.node.backend.BackendSamples;
 import sluice.node.backend.LeaseState;
 import sluice.node.loop.SweepPeriod;
 import sluice.node.queue.QueueActor;
+import sluice.node.queue.QueueLink;
 import sluice.node.settings.BackendSettings;
 import sluice.node.settings.ConnectionSettings;
 import sluice.protocol.LeaseProtocol;
@@ -75,8 +75,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   private final BackendSettings backend;
   private final ConnectionSettings settings;
   private final String nodeId;
-  private final ActorRef<QueueActor.Command> queue;
-  private final ActorRef<QueueActor.ToBackend> queueInbox;
+  private final QueueLink queue;
   private final EntityRef<LeaseProtocol.Command> entity;
   private final ActorRef<Lease> leaseInbox;
   private final TimerScheduler<Command> timers;
@@ -85,18 +84,11 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   private final TcpRelay.Events events;
   private final LeaseState lease = new LeaseState(System::nanoTime);
   private final BackendSamples samples;
-  private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
 
   /** Every relay holding a slot of this actor. */
   private final List<TcpRelay> relays = new ArrayList<>();
 
-  private long queueIncarnation;
-  private long received;
   private int backlog;
-  private int toldFree = -1;
-  private long toldReceived;
-  private int toldSlots = -1;
-  private boolean toldUp;
 
   private boolean up = true;
   /** Down, and the backoff has passed: the next client is the probe. */
@@ -121,12 +113,12 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     this.backend = backend;
     this.settings = settings;
     this.nodeId = nodeId;
-    this.queue = queue;
     this.entity = entity;
     this.timers = timers;
     this.address = address;
     this.samples = new BackendSamples(backend.id(), System.nanoTime());
-    this.queueInbox = context.messageAdapter(QueueActor.ToBackend.class, FromQueue::new);
+    this.queue = new QueueLink(queue, context.messageAdapter(QueueActor.ToBackend.class, FromQueue::new),
+        backend.id());
     ActorRef<Command> self = context.getSelf();
     this.leaseInbox = context.spawn(Behaviors.<Lease>receiveMessage(lease -> {
       self.tell(new LeaseReceived(lease));
@@ -210,13 +202,11 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   }
 
   private void onAssign(QueueActor.Assign assign) {
-    if (assign.queueIncarnation() == queueIncarnation && assign.backendIncarnation() == incarnation) {
-      received++;
-    }
+    queue.assigned(assign);
     TcpRelay relay = (TcpRelay) assign.work();
     if (relay.abandoned() || !(up || probing) || relays.size() >= lease.usable()) {
       tellCapacity(true); // first the lower capacity, so that the client does not come straight back
-      queue.tell(new QueueActor.Returned(relay));
+      queue.giveBack(relay);
       return;
     }
     probing = false; // this client is the probe: one at a time until it connects
@@ -227,12 +217,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   }
 
   private void onBacklog(QueueActor.Backlog message) {
-    if (message.queueIncarnation() != queueIncarnation) {
-      queueIncarnation = message.queueIncarnation(); // a new session with this queue: count from 0
-      received = 0;
-      toldFree = -1;
-    }
-    backlog = message.waiting();
+    backlog = queue.backlog(message);
     if (backlog > 0 && up && !demandPending && lease.granted() < lease.limit()) {
       demandPending = true; // clients wait and the limit has room: ask the entity now
       sendDemand();
@@ -260,7 +245,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     if (!relays.remove(event.relay())) {
       return this;
     }
-    queue.tell(new QueueActor.Returned(event.relay())); // never connected: another back-end, or this one later
+    queue.giveBack(event.relay()); // never connected: another back-end, or this one later
     failedConnects++;
     if (up) {
       up = false;
@@ -370,16 +355,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     int room = Math.max(0, slots - relays.size());
     boolean open = up || probing;
     int free = up ? room : probing ? Math.min(1, room) : 0;
-    long believed = toldFree - (received - toldReceived);
-    if (!force && free == believed && open == toldUp && slots == toldSlots) {
-      return;
-    }
-    toldFree = free;
-    toldReceived = received;
-    toldSlots = slots;
-    toldUp = open;
-    queue.tell(new QueueActor.Capacity(queueInbox, backend.id(), incarnation, queueIncarnation, received, free,
-        relays.size(), slots, open));
+    queue.tellCapacity(force, free, relays.size(), slots, open);
   }
 
   private Behavior<Command> onStatusTick() {
