@@ -297,8 +297,8 @@ public final class SluiceNode implements AutoCloseable {
     String suffix = pool.name() + "-" + loop;
     ActorRef<QueueActor.Command> queue = context.spawn(
         // clients wait while every back-end is down: the next one waiting is the back-end actor's probe
-        Behaviors.supervise(QueueActor.create(pool.name(), QueueActor.WAIT_WHILE_ALL_DOWN, pool.queue(), pool.balance(),
-            gate, suffix, settings.reportInterval())).onFailure(SupervisorStrategy.restart()),
+        Behaviors.supervise(QueueActor.createWaitingWhileAllDown(pool.name(), pool.queue(), pool.balance(), gate,
+            suffix, settings.reportInterval())).onFailure(SupervisorStrategy.restart()),
         "queue-" + suffix, onLoop);
     ClusterSharding sharding = ClusterSharding.get(context.getSystem());
     List<ActorRef<TcpBackendActor.Command>> backends = new ArrayList<>();

@@ -118,12 +118,8 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private final String gateKey;
   /** How many back-ends the pool has: until all of them told their capacity, they cannot all be down. */
   private final int poolSize;
-
-  /**
-   * The pool size to give for a pool whose work waits while every back-end is down, rather than
-   * being refused (L4: a waiting client connection is what makes its back-end actor try again).
-   */
-  public static final int WAIT_WHILE_ALL_DOWN = Integer.MAX_VALUE;
+  /** Whether work is refused while every back-end is known down (else it waits, as for a lapsed lease). */
+  private final boolean refuseWhileAllDown;
   private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
   private final ArrayDeque<Work> waiting = new ArrayDeque<>();
   private final List<Backend> backends = new ArrayList<>();
@@ -140,11 +136,13 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private long stoppedWaiting;
 
   private QueueActor(ActorContext<Command> context, TimerScheduler<Command> timers, String pool, int poolSize,
-      QueueSettings settings, Balance balance, ConnectionGate gate, String gateKey, Duration reportInterval) {
+      boolean refuseWhileAllDown, QueueSettings settings, Balance balance, ConnectionGate gate, String gateKey,
+      Duration reportInterval) {
     super(context);
     context.setLoggerName(QueueActor.class);
     this.pool = pool;
     this.poolSize = poolSize;
+    this.refuseWhileAllDown = refuseWhileAllDown;
     this.settings = settings;
     this.balance = balance;
     this.gate = gate;
@@ -155,14 +153,25 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   }
 
   /**
-   * @param poolSize how many back-ends the pool has (each has a back-end actor on this loop), or
-   *                 {@link #WAIT_WHILE_ALL_DOWN}
+   * A queue that refuses its work while every back-end of the pool is known down.
+   *
+   * @param poolSize how many back-ends the pool has (each has a back-end actor on this loop)
    * @param gateKey  this queue's name at the gate (pool and loop)
    */
   public static Behavior<Command> create(String pool, int poolSize, QueueSettings settings, Balance balance,
       ConnectionGate gate, String gateKey, Duration reportInterval) {
-    return Behaviors.setup(context -> Behaviors.withTimers(timers ->
-        new QueueActor(context, timers, pool, poolSize, settings, balance, gate, gateKey, reportInterval)));
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new QueueActor(context, timers, pool, poolSize,
+        true, settings, balance, gate, gateKey, reportInterval)));
+  }
+
+  /**
+   * A queue whose work waits while every back-end is down (L4: a waiting client connection is
+   * what makes its back-end actor try the back-end again).
+   */
+  public static Behavior<Command> createWaitingWhileAllDown(String pool, QueueSettings settings, Balance balance,
+      ConnectionGate gate, String gateKey, Duration reportInterval) {
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new QueueActor(context, timers, pool, 0,
+        false, settings, balance, gate, gateKey, reportInterval)));
   }
 
   @Override
@@ -355,7 +364,7 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
 
   /** True when every back-end of the pool has told it is down; one not heard from yet is not. */
   private boolean allKnownDown() {
-    if (backends.size() < poolSize) {
+    if (!refuseWhileAllDown || backends.size() < poolSize) {
       return false;
     }
     for (Backend b : backends) {
