@@ -8,9 +8,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -26,7 +23,6 @@ class AdminAcrossNodesTest {
 
   private ThrashingBackend backend;
   private final List<NodeProcess> nodes = new ArrayList<>();
-  private final ExecutorService starter = Executors.newCachedThreadPool();
 
   @AfterEach
   void stopAll() throws Exception {
@@ -36,7 +32,6 @@ class AdminAcrossNodesTest {
     if (backend != null) {
       backend.close();
     }
-    starter.shutdownNow();
   }
 
   @Test
@@ -44,15 +39,7 @@ class AdminAcrossNodesTest {
   void aPinAndADrainOnOneNodeReachTheOther() throws Exception {
     backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(5), 0, 0, 100).start();
     List<NodeProcess.Ports> seeds = List.of(NodeProcess.Ports.free(), NodeProcess.Ports.free());
-    List<Future<NodeProcess>> started = new ArrayList<>();
-    for (int i = 0; i < seeds.size(); i++) {
-      NodeProcess n = NodeProcess.start("admin-" + (i + 1), seeds.get(i), seeds, backend.port(), L, "");
-      nodes.add(n);
-      started.add(starter.submit(() -> n.awaitReady(Duration.ofSeconds(60))));
-    }
-    for (Future<NodeProcess> f : started) {
-      f.get();
-    }
+    NodeProcess.startAll("admin-", seeds, seeds, backend.port(), L, nodes, Duration.ofSeconds(60));
     String id = "127.0.0.1:" + backend.port();
     // the call goes to the node without the entity, so that it must cross to the other JVM
     NodeProcess caller = nodes.stream().filter(n -> n.status().orElseThrow().entitiesHere().isEmpty())

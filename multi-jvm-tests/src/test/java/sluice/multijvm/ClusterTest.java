@@ -8,9 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,7 +28,6 @@ class ClusterTest {
   private ThrashingBackend backend;
   private final List<NodeProcess> nodes = new ArrayList<>();
   private final List<Clients> clients = new ArrayList<>();
-  private final ExecutorService starter = Executors.newCachedThreadPool();
 
   @BeforeEach
   void startBackend() {
@@ -50,22 +46,11 @@ class ClusterTest {
       n.close();
     }
     backend.close();
-    starter.shutdownNow();
   }
 
   /** Starts nodes with the given ports (all of them the seeds) at once and waits until each is ready. */
   private List<NodeProcess> start(List<NodeProcess.Ports> seeds, List<NodeProcess.Ports> which) throws Exception {
-    List<Future<NodeProcess>> started = new ArrayList<>();
-    for (NodeProcess.Ports ports : which) {
-      NodeProcess n = NodeProcess.start("node-" + (seeds.indexOf(ports) + 1), ports, seeds, backend.port(), L, "");
-      nodes.add(n);
-      started.add(starter.submit(() -> n.awaitReady(READY)));
-    }
-    List<NodeProcess> out = new ArrayList<>();
-    for (Future<NodeProcess> f : started) {
-      out.add(f.get());
-    }
-    return out;
+    return NodeProcess.startAll("node-", seeds, which, backend.port(), L, nodes, READY);
   }
 
   private List<NodeProcess> startThree() throws Exception {

@@ -88,6 +88,25 @@ final class NodeProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts the nodes of {@code which} at once (named {@code prefix} and their place among the
+   * seeds, from 1), each added to {@code into} as it is launched so that the caller stops it
+   * whatever happens, then waits until every one is ready.
+   */
+  static List<NodeProcess> startAll(String prefix, List<Ports> seeds, List<Ports> which, int backendPort, int limit,
+      List<NodeProcess> into, Duration ready) throws InterruptedException {
+    List<NodeProcess> started = new ArrayList<>();
+    for (Ports ports : which) {
+      NodeProcess n = start(prefix + (seeds.indexOf(ports) + 1), ports, seeds, backendPort, limit, "");
+      into.add(n);
+      started.add(n);
+    }
+    for (NodeProcess n : started) {
+      n.awaitReady(ready); // they start together: waiting for one lets the others go on
+    }
+    return started;
+  }
+
   /** Waits until the node says it is ready: up in the cluster, with a lease for its back-end. */
   NodeProcess awaitReady(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -119,22 +138,20 @@ final class NodeProcess implements AutoCloseable {
 
   /** A POST to the node's operator's listener (the admin calls), or empty if it does not answer. */
   Optional<HttpResponse<String>> post(String path) {
-    try {
-      HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.admin() + path))
-          .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(5)).build();
-      return Optional.of(HTTP.send(request, HttpResponse.BodyHandlers.ofString()));
-    } catch (IOException e) {
-      return Optional.empty();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return Optional.empty();
-    }
+    return send(HttpRequest.newBuilder(adminUri(path)).POST(HttpRequest.BodyPublishers.noBody())
+        .timeout(Duration.ofSeconds(5)).build());
   }
 
   private Optional<HttpResponse<String>> get(String path) {
+    return send(HttpRequest.newBuilder(adminUri(path)).timeout(Duration.ofSeconds(2)).build());
+  }
+
+  private URI adminUri(String path) {
+    return URI.create("http://127.0.0.1:" + ports.admin() + path);
+  }
+
+  private static Optional<HttpResponse<String>> send(HttpRequest request) {
     try {
-      HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.admin() + path))
-          .timeout(Duration.ofSeconds(2)).build();
       return Optional.of(HTTP.send(request, HttpResponse.BodyHandlers.ofString()));
     } catch (IOException e) {
       return Optional.empty();

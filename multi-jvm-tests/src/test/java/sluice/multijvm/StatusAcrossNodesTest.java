@@ -9,9 +9,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import sluice.demo.ThrashingBackend;
@@ -26,7 +23,6 @@ class StatusAcrossNodesTest {
 
   private ThrashingBackend backend;
   private final List<NodeProcess> nodes = new ArrayList<>();
-  private final ExecutorService starter = Executors.newCachedThreadPool();
 
   @AfterEach
   void stopAll() throws Exception {
@@ -36,7 +32,6 @@ class StatusAcrossNodesTest {
     if (backend != null) {
       backend.close();
     }
-    starter.shutdownNow();
   }
 
   @Test
@@ -44,15 +39,7 @@ class StatusAcrossNodesTest {
   void eachNodeShowsBothMembersAndEveryMembersLease() throws Exception {
     backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(5), 0, 0, 100).start();
     List<NodeProcess.Ports> seeds = List.of(NodeProcess.Ports.free(), NodeProcess.Ports.free());
-    List<Future<NodeProcess>> started = new ArrayList<>();
-    for (int i = 0; i < seeds.size(); i++) {
-      NodeProcess n = NodeProcess.start("status-" + (i + 1), seeds.get(i), seeds, backend.port(), L, "");
-      nodes.add(n);
-      started.add(starter.submit(() -> n.awaitReady(Duration.ofSeconds(60))));
-    }
-    for (Future<NodeProcess> f : started) {
-      f.get();
-    }
+    NodeProcess.startAll("status-", seeds, seeds, backend.port(), L, nodes, Duration.ofSeconds(60));
 
     Set<String> ids = new HashSet<>();
     List<Map<String, Object>> statuses = new ArrayList<>();
