@@ -290,8 +290,10 @@ public final class LeaseBook<N> {
     for (var entry : accounts.entrySet()) {
       Account account = entry.getValue();
       int target = targets.get(entry.getKey());
-      if (target > account.granted) {
-        // slots already held above the grant are counted in committed: reuse them first
+      // Over L (free < 0) nothing rises, not even onto slots the node already holds: those
+      // may be connections it kept through an expired lease, whose slots the others now use.
+      if (target > account.granted && free >= 0) {
+        // within L, slots already held above the grant are counted in committed: reuse them first
         int before = account.committed();
         int after = Math.min(target, before + Math.max(0, free));
         if (after > account.granted) {

@@ -302,6 +302,53 @@ class LeaseBookTest {
     assertEquals(8, to("b", expired.leases()).granted());
   }
 
+  /**
+   * The freeze seen in a multi-JVM run: c stops (SIGSTOP) holding 4 of 12, its lease
+   * expires, a and b take its slots; c comes back still holding its 4 connections (idle
+   * now: it started nothing while its lease was lapsed). a and b may still use 6 each until
+   * they confirm their lowered grants, so c must get nothing until they do, or 16 could run.
+   */
+  @Test
+  void aNodeBackFromAnExpiredLeaseGetsNothingWhileTheOthersStillHoldItsSlots() {
+    var book = book();
+    book.setLimit(12);
+    for (String n : List.of("a", "b", "c")) {
+      report(book, n, 20, 0);
+    }
+    for (String n : List.of("a", "b", "c")) {
+      assertEquals(4, to(n, report(book, n, 20, 4)).granted());
+    }
+    // c falls silent; a and b go on reporting until c's lease expires
+    clock.set(Duration.ofMillis(1500));
+    report(book, "a", 20, 4);
+    report(book, "b", 20, 4);
+    clock.set(LEASE);
+    var expired = book.expire();
+    assertEquals(Map.of("c", 4), expired.dropped());
+    report(book, "a", 20, 4);
+    report(book, "b", 20, 4);
+    assertEquals(6, book.granted("a"));
+    assertEquals(6, book.granted("b"));
+    report(book, "a", 20, 6);
+    report(book, "b", 20, 6);
+    // c is back, reporting its 4 open connections
+    var back = book.demand("c", 20, 4, 0, EPOCH, SEEN_ALL, clock.nanos);
+    assertEquals(0, to("c", back).granted(), "a and b may still hold 12");
+    assertEquals(4, to("a", back).granted());
+    assertEquals(4, to("b", back).granted());
+    assertEquals(8, book.granted());
+    // a confirms it is down to 4: the book is still over L (4 + 6 + 4), c still gets nothing
+    long loweredSeq = to("a", back).seq();
+    var afterA = book.demand("a", 20, 4, 4, EPOCH, loweredSeq, clock.nanos);
+    assertFalse(anyTo("c", afterA) && to("c", afterA).granted() > 0, "c granted while over L: " + afterA);
+    assertEquals(0, book.granted("c"));
+    // b confirms too: now c's 4 are within L and it gets them
+    var afterB = book.demand("b", 20, 4, 4, EPOCH, to("b", back).seq(), clock.nanos);
+    assertEquals(4, to("c", afterB).granted());
+    assertEquals(12, book.granted());
+    assertEquals(12, book.committed());
+  }
+
   @Test
   void aDemandRenewsTheLease() {
     var book = book();
