@@ -437,8 +437,8 @@ class LeaseBookTest {
    * (FIFO each way), drop them while a node is cut off, and lose them when a node dies.
    * The limit moves, the clock jumps, the entity restarts with a new epoch. After every
    * step: the grants never add up to more than L; while the counted slots stand above L no
-   * node's count rises except by its own report; every node really holds no more than the
-   * book counts for it; no lease leaves a learning book; a node's seq rises with every lease.
+   * node's count rises except by its own report, and no grant rises at all; every node runs
+   * no more requests than the book counts for it (its connections may outlive a lapsed lease); no lease leaves a learning book; a node's seq rises with every lease.
    * At the end, once the nodes settle, L is shared out in full.
    */
   @ParameterizedTest(name = "seed {0}")
@@ -460,8 +460,10 @@ class LeaseBookTest {
     long seq;
     int granted;
     long expiresAtNanos;
-    /** Slots in use for real. */
+    /** Connections open: what it reports as held. */
     int held;
+    /** Of those, the ones running a request: at most {@code held}, none while the lease is lapsed. */
+    int busy;
     boolean cutOff;
 
     SimNode(String key) {
@@ -522,6 +524,8 @@ class LeaseBookTest {
     void play(int steps) {
       for (step = 0; step < steps; step++) {
         Map<String, Integer> countsBefore = counts();
+        Map<String, Integer> grantsBefore = grants();
+        LeaseBook<String> bookBefore = book;
         String reporter = null;
         int claim = 0;
         int roll = random.nextInt(100);
@@ -567,6 +571,14 @@ class LeaseBookTest {
           route(book.endLearning());
         }
         check(countsBefore, reporter, claim);
+        if (book == bookBefore && book.committed() > book.limit()) {
+          for (SimNode node : nodes) {
+            int before = grantsBefore.getOrDefault(node.key, 0);
+            assertTrue(book.granted(node.key) <= before, at("over L " + book.limit() + " ("
+                + book.committed() + " counted), yet " + node.key + "'s grant rose " + before + " -> "
+                + book.granted(node.key)));
+          }
+        }
       }
       settle();
     }
@@ -590,7 +602,7 @@ class LeaseBookTest {
       clock.advance(by);
       for (SimNode node : nodes) {
         if (!node.valid(clock.nanos)) {
-          node.held = 0; // the lease lapsed: the node stopped using its slots
+          node.busy = 0; // the lease lapsed: the node stopped using its slots, its connections may stay open
         }
       }
     }
@@ -600,11 +612,16 @@ class LeaseBookTest {
       route(book.demand(node.key, d.wanted(), d.held(), d.grantedNow(), d.epoch(), d.seenSeq(), d.sentAtNanos()));
     }
 
-    /** Slots in use move: up only within the usable grant, down freely (requests end). */
+    /**
+     * Connections open and requests running move: both rise only within the usable grant
+     * (a request starts only under a valid lease, on an open connection), both fall freely.
+     */
     void work(SimNode node) {
       int usable = node.usable(clock.nanos);
       int next = random.nextInt(Math.max(node.held, usable) + 1);
       node.held = next > node.held ? Math.min(next, usable) : next;
+      int busy = random.nextInt(node.held + 1);
+      node.busy = busy > node.busy ? Math.min(busy, usable) : Math.min(busy, node.held);
     }
 
     void kill(SimNode node) {
@@ -656,6 +673,14 @@ class LeaseBookTest {
       return counts;
     }
 
+    Map<String, Integer> grants() {
+      Map<String, Integer> grants = new HashMap<>();
+      for (SimNode node : nodes) {
+        grants.put(node.key, book.granted(node.key));
+      }
+      return grants;
+    }
+
     void check(Map<String, Integer> countsBefore, String reporter, int claim) {
       int limit = book.limit();
       assertTrue(book.granted() <= limit, at("grants " + book.granted() + " above L " + limit));
@@ -670,8 +695,8 @@ class LeaseBookTest {
       }
       for (SimNode node : nodes) {
         if (!book.learning() || book.knows(node.key)) {
-          assertTrue(node.held <= book.committed(node.key),
-              at(node.key + " holds " + node.held + ", the book counts " + book.committed(node.key)));
+          assertTrue(node.busy <= book.committed(node.key),
+              at(node.key + " runs " + node.busy + ", the book counts " + book.committed(node.key)));
         }
       }
     }
@@ -687,6 +712,7 @@ class LeaseBookTest {
       for (int round = 0; round < 20; round++) {
         for (SimNode node : nodes) {
           node.held = Math.min(node.held, node.usable(clock.nanos));
+          node.busy = Math.min(node.busy, node.held);
           node.toBook.add(node.demand(5, clock.nanos));
         }
         for (SimNode node : nodes) {
