@@ -65,6 +65,7 @@ public final class KryoSerializer extends JSerializer {
     kryo.register(LeaseProtocol.Leases.class, new LeasesSerializer(), 29);
     kryo.register(LeaseProtocol.SetPin.class, 31);
     kryo.register(LeaseProtocol.SetDrain.class, 32);
+    kryo.register(LeaseProtocol.SetSpec.class, 33);
   }
 
   private Kryo newKryo() {

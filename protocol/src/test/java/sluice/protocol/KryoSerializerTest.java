@@ -114,6 +114,18 @@ class KryoSerializerTest {
   }
 
   @Test
+  void setSpecCarriesTheSpecAndAWorkingReplyAddress() {
+    TestProbe<LeaseProtocol.Leases> probe = testKit.createTestProbe();
+    var spec = new LimitSpec("gradient", 2, 40, 8, Map.of("buffer", "0.5", "jitter", "10"));
+    var set = new LeaseProtocol.SetSpec("127.0.0.1:9001", spec, "reload on node sluice@127.0.0.1:2552", probe.ref());
+    var back = (LeaseProtocol.SetSpec) roundTrip(set);
+    assertEquals(set, back);
+    var leases = new LeaseProtocol.Leases("b", 1L, 8, false, "gradient", "new spec", 0L, List.of());
+    back.replyTo().tell(leases);
+    assertEquals(leases, probe.receiveMessage());
+  }
+
+  @Test
   void lease() {
     var lease = new LeaseProtocol.Lease("127.0.0.1:9001", Long.MAX_VALUE, 3, 24, 12,
         Long.MIN_VALUE + 17, 2_000_000_000L, "fixed: initial");
