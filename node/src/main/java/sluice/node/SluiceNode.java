@@ -114,6 +114,9 @@ public final class SluiceNode implements AutoCloseable {
   private final ExecutorService reloads = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "sluice-reload");
     t.setDaemon(true);
+    // made on first use, maybe from the SIGHUP handler's thread, which has no context class loader:
+    // the configuration library needs one to read reference.conf
+    t.setContextClassLoader(SluiceNode.class.getClassLoader());
     return t;
   });
   /** The exchange guard in force: a reload never lowers it below what requests already waiting were given. */
@@ -749,6 +752,10 @@ public final class SluiceNode implements AutoCloseable {
       log.info("reload ({}): nothing to change", by);
       return new ReloadResult(true, List.of(), kept, List.of(), List.of());
     }
+    // the entities first: a back-end actor's next demand then carries the spec its entity runs
+    List<BackendSettings> specs = new ArrayList<>(diff.newSpecs());
+    specs.addAll(added);
+    List<String> warnings = tellSpecs(specs, by);
     NodeGuardian.Spawned spawned;
     try {
       CompletableFuture<NodeGuardian.Spawned> done = new CompletableFuture<>();
@@ -765,9 +772,7 @@ public final class SluiceNode implements AutoCloseable {
     // no route leads to what was removed any more: it may go, once what it holds is done
     system.tell(new NodeGuardian.RetireRemoved(spawned, effective.http().bodyDeadline().plusSeconds(1)));
     diff.changes().forEach(c -> log.info("reload ({}): {}", by, c));
-    List<BackendSettings> specs = new ArrayList<>(diff.newSpecs());
-    specs.addAll(added);
-    return new ReloadResult(true, diff.changes(), kept, List.of(), tellSpecs(specs, by));
+    return new ReloadResult(true, diff.changes(), kept, List.of(), warnings);
   }
 
   private static Optional<com.typesafe.config.ConfigValue> pekkoPart(Config config) {
