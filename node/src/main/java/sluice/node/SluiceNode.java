@@ -27,6 +27,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.sharding.ShardRegion;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery;
@@ -61,6 +62,7 @@ import sluice.node.settings.TcpSettings;
 import sluice.node.tcp.TcpBackendActor;
 import sluice.node.tcp.TcpListener;
 import sluice.protocol.LeaseProtocol;
+import sluice.protocol.PoolEdits;
 
 /**
  * A running dispatcher node: its data plane (Netty event loops and the HTTP listener), its
@@ -220,6 +222,7 @@ public final class SluiceNode implements AutoCloseable {
           configSource, guard);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
+      system.systemActorOf(PoolEditor.create(node.editorView()), "pool-editor", Props.empty());
       node.admin = AdminServer.bind(system, settings.admin(), node.adminView()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
       node.registerShutdown(settings.drainTimeout());
@@ -628,13 +631,8 @@ public final class SluiceNode implements AutoCloseable {
       }
 
       @Override
-      public CompletionStage<ReloadResult> addBackend(String pool, String address, String by) {
-        return node.addBackend(pool, address, by + " on node " + nodeId);
-      }
-
-      @Override
-      public CompletionStage<ReloadResult> removeBackend(String pool, String backendId, String by) {
-        return node.removeBackend(pool, backendId, by + " on node " + nodeId);
+      public CompletionStage<AdminServer.ClusterEdit> editPool(String pool, String backend, boolean add, String by) {
+        return node.editEverywhere(pool, backend, add, by + " on node " + nodeId);
       }
     };
   }
@@ -677,6 +675,92 @@ public final class SluiceNode implements AutoCloseable {
   /** Removes a back-end from a pool of the running configuration; see {@link #addBackend}. */
   public CompletionStage<ReloadResult> removeBackend(String pool, String backendId, String by) {
     return edit(pool, by, config -> ConfigEdits.removeBackend(config, pool, backendId));
+  }
+
+  /**
+   * Adds ({@code add}) or removes a back-end of a pool on every node of the cluster: each node's
+   * {@link PoolEditor} (found through the receptionist) applies it to its own running
+   * configuration and answers; a node that does not answer within 10 s, or an Up member whose
+   * editor the receptionist does not know (yet), is named in the answer.
+   */
+  public CompletionStage<AdminServer.ClusterEdit> editEverywhere(String pool, String backend, boolean add, String by) {
+    Duration timeout = Duration.ofSeconds(10);
+    CompletableFuture<Set<ActorRef<PoolEdits.Command>>> found = new CompletableFuture<>();
+    findEditors(System.nanoTime() + Duration.ofSeconds(3).toNanos(), found);
+    return found.thenCompose(editors -> {
+      List<CompletableFuture<AdminServer.NodeEdit>> answers = new ArrayList<>();
+      for (ActorRef<PoolEdits.Command> editor : editors) {
+        String node = nodeOf(editor);
+        answers.add(AskPattern.<PoolEdits.Command, PoolEdits.PoolEdited>ask(editor,
+                replyTo -> new PoolEdits.EditPool(pool, backend, add, by, replyTo), timeout, system.scheduler())
+            .thenApply(e -> new AdminServer.NodeEdit(e.node(), e.applied(), e.changes(), e.problems()))
+            .exceptionally(e -> new AdminServer.NodeEdit(node, false, List.of(),
+                List.of("did not answer within " + timeout.toSeconds() + " s; the change may or may not have"
+                    + " been applied there")))
+            .toCompletableFuture());
+      }
+      List<String> unreached = unreached(editors);
+      return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new))
+          .thenApply(done -> new AdminServer.ClusterEdit(answers.stream().map(CompletableFuture::join)
+              .sorted(java.util.Comparator.comparing(AdminServer.NodeEdit::node)).toList(), unreached));
+    });
+  }
+
+  /**
+   * Every node's editor as the receptionist lists them, asked again every 100 ms until the list
+   * covers every Up member or the deadline (a node that just joined is listed within a gossip or two).
+   */
+  private void findEditors(long deadline, CompletableFuture<Set<ActorRef<PoolEdits.Command>>> found) {
+    AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+            replyTo -> Receptionist.find(PoolEditor.KEY, replyTo), Duration.ofSeconds(3), system.scheduler())
+        .whenComplete((listing, failure) -> {
+          Set<ActorRef<PoolEdits.Command>> editors = failure == null
+              ? listing.getServiceInstances(PoolEditor.KEY) : Set.of();
+          if (unreached(editors).isEmpty() || System.nanoTime() >= deadline) {
+            found.complete(editors);
+          } else {
+            system.scheduler().scheduleOnce(Duration.ofMillis(100), () -> findEditors(deadline, found),
+                system.executionContext());
+          }
+        });
+  }
+
+  private String nodeOf(ActorRef<?> ref) {
+    Address address = ref.path().address();
+    return address.hasGlobalScope() ? address.hostPort() : nodeId;
+  }
+
+  /** The Up members that have no editor among {@code editors}. */
+  private List<String> unreached(Set<ActorRef<PoolEdits.Command>> editors) {
+    Set<String> reached = new java.util.HashSet<>();
+    editors.forEach(e -> reached.add(nodeOf(e)));
+    List<String> unreached = new ArrayList<>();
+    for (Member m : Cluster.get(system).state().getMembers()) {
+      if (m.status() == org.apache.pekko.cluster.MemberStatus.up() && !reached.contains(m.address().hostPort())) {
+        unreached.add(m.address().hostPort());
+      }
+    }
+    return unreached;
+  }
+
+  private PoolEditor.Node editorView() {
+    SluiceNode node = this;
+    return new PoolEditor.Node() {
+      @Override
+      public String nodeId() {
+        return nodeId;
+      }
+
+      @Override
+      public CompletionStage<ReloadResult> addBackend(String pool, String address, String by) {
+        return node.addBackend(pool, address, by);
+      }
+
+      @Override
+      public CompletionStage<ReloadResult> removeBackend(String pool, String backendId, String by) {
+        return node.removeBackend(pool, backendId, by);
+      }
+    };
   }
 
   private CompletionStage<ReloadResult> edit(String pool, String by, UnaryOperator<Config> edit) {

@@ -265,8 +265,13 @@ class ReloadTest {
         await(() -> a.served() > 20, "a serves");
         HttpResponse<String> added = post(node, "/pools/web/add?backend=" + b.address());
         assertEquals(200, added.statusCode(), added.body());
+        Map<String, Object> answer = (Map<String, Object>) Json.parse(added.body());
+        assertEquals(true, answer.get("applied"));
+        assertEquals(List.of(), answer.get("unreached"));
+        List<Map<String, Object>> nodes = (List<Map<String, Object>>) answer.get("nodes");
+        assertEquals(1, nodes.size(), added.body());
         assertEquals(List.of("sluice.pools.web: back-end " + b.address() + " added (limit fixed value=2)"),
-            ((Map<String, Object>) Json.parse(added.body())).get("changes"));
+            nodes.get(0).get("changes"));
         await(() -> b.served() > 50, "the added back-end serves");
 
         HttpResponse<String> again = post(node, "/pools/web/add?backend=" + b.address());

@@ -91,12 +91,18 @@ public final class AdminServer extends AllDirectives {
     /** Reads the configuration file again and applies what changed; never fails (a refusal is a result). */
     CompletionStage<ReloadResult> reload(String by);
 
-    /** Adds a back-end ("host:port") to a pool of the running configuration. */
-    CompletionStage<ReloadResult> addBackend(String pool, String address, String by);
-
-    /** Removes a back-end from a pool of the running configuration. */
-    CompletionStage<ReloadResult> removeBackend(String pool, String backendId, String by);
+    /** Adds ({@code add}) or removes a back-end ("host:port") of a pool on every node; never fails. */
+    CompletionStage<ClusterEdit> editPool(String pool, String backend, boolean add, String by);
   }
+
+  /** What one node did with an operator's change to a pool's back-ends. */
+  public record NodeEdit(String node, boolean applied, List<String> changes, List<String> problems) {}
+
+  /**
+   * What the nodes did with it, and the Up members that could not be asked (their editor is not
+   * known to the receptionist yet).
+   */
+  public record ClusterEdit(List<NodeEdit> nodes, List<String> unreached) {}
 
   /** A cluster member as this node sees it. */
   public record Member(String address, String status, boolean self) {}
@@ -154,27 +160,60 @@ public final class AdminServer extends AllDirectives {
         path("reload", () -> authorized(() -> post(() -> reloadCall(node::reload)))),
         pathPrefix("pools", () -> pathPrefix(PathMatchers.segment(), pool -> concat(
             path("add", () -> authorized(() -> post(() -> parameterOptional("backend",
-                address -> backendCall(address, by -> node.addBackend(pool, address.get(), by)))))),
+                address -> editPool(pool, address, true))))),
             path("remove", () -> authorized(() -> post(() -> parameterOptional("backend",
-                id -> backendCall(id, by -> node.removeBackend(pool, id.get(), by))))))))));
-  }
-
-  private Route backendCall(Optional<String> backend, Function<String, CompletionStage<ReloadResult>> call) {
-    if (backend.isEmpty() || backend.get().isBlank()) {
-      return error(StatusCodes.BAD_REQUEST, "backend is required: POST /pools/{pool}/add?backend=host:port"
-          + " (or /remove)");
-    }
-    return reloadCall(call);
+                id -> editPool(pool, id, false)))))))));
   }
 
   private Route reloadCall(Function<String, CompletionStage<ReloadResult>> call) {
+    return calledBy(by -> onSuccess(call.apply(by), result -> complete(HttpResponse.create()
+        .withStatus(result.applied() ? StatusCodes.OK : StatusCodes.BAD_REQUEST)
+        .withEntity(ContentTypes.APPLICATION_JSON, reloadJson(result)))));
+  }
+
+  /**
+   * 200 when every node applied it, 400 when none did (the problems are each node's, usually
+   * the same), 503 when some did and some did not or could not be asked.
+   */
+  private Route editPool(String pool, Optional<String> backend, boolean add) {
+    if (backend.isEmpty() || backend.get().isBlank()) {
+      return error(StatusCodes.BAD_REQUEST, "backend is required: POST /pools/{pool}/" + (add ? "add" : "remove")
+          + "?backend=host:port");
+    }
+    return calledBy(by -> onSuccess(node.editPool(pool, backend.get(), add, by), edit -> {
+      long applied = edit.nodes().stream().filter(NodeEdit::applied).count();
+      StatusCode status = applied == edit.nodes().size() && edit.unreached().isEmpty() && applied > 0 ? StatusCodes.OK
+          : applied == 0 ? StatusCodes.BAD_REQUEST : StatusCodes.SERVICE_UNAVAILABLE;
+      return complete(HttpResponse.create().withStatus(status)
+          .withEntity(ContentTypes.APPLICATION_JSON, editJson(edit)));
+    }));
+  }
+
+  /** The inner route, given who called: the call, its client and (added by the node) the node it came to. */
+  private Route calledBy(Function<String, Route> inner) {
     return extractClientIP(client -> extractUri(uri -> {
       String from = client.getAddress().map(a -> a.getHostAddress()).orElse("an unknown client");
-      String by = "admin call POST " + uri.path() + uri.rawQueryString().map(q -> "?" + q).orElse("") + " from " + from;
-      return onSuccess(call.apply(by), result -> complete(HttpResponse.create()
-          .withStatus(result.applied() ? StatusCodes.OK : StatusCodes.BAD_REQUEST)
-          .withEntity(ContentTypes.APPLICATION_JSON, reloadJson(result))));
+      return inner.apply("admin call POST " + uri.path() + uri.rawQueryString().map(q -> "?" + q).orElse("")
+          + " from " + from);
     }));
+  }
+
+  static String editJson(ClusterEdit edit) {
+    StringBuilder out = new StringBuilder(256)
+        .append("{\"applied\":").append(!edit.nodes().isEmpty() && edit.unreached().isEmpty()
+            && edit.nodes().stream().allMatch(NodeEdit::applied))
+        .append(",\"nodes\":[");
+    for (int i = 0; i < edit.nodes().size(); i++) {
+      NodeEdit n = edit.nodes().get(i);
+      out.append(i > 0 ? "," : "").append("{\"node\":").append(quote(n.node()))
+          .append(",\"applied\":").append(n.applied());
+      list(out, "changes", n.changes());
+      list(out, "problems", n.problems());
+      out.append('}');
+    }
+    out.append(']');
+    list(out, "unreached", edit.unreached());
+    return out.append("}\n").toString();
   }
 
   static String reloadJson(ReloadResult r) {
