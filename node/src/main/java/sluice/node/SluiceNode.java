@@ -799,7 +799,8 @@ public final class SluiceNode implements AutoCloseable {
   }
 
   private static ReloadResult refused(String by, List<String> problems) {
-    log.warn("reload ({}) refused; the node runs on as before: {}", by, String.join("; ", problems));
+    // as start-up prints them: Invalid configuration (2 problems):\n  key: message ...
+    log.warn("reload ({}) refused; the node runs on as before. {}", by, new SettingsException(problems).getMessage());
     return ReloadResult.refused(problems);
   }
 
@@ -948,6 +949,7 @@ public final class SluiceNode implements AutoCloseable {
     }
     loops.close();
     metrics.close();
+    reloads.shutdown();
   }
 
   /**

@@ -32,16 +32,13 @@ import sluice.protocol.LimitSpec;
  */
 public final class SettingsDiff {
 
-  /** A pool that is in both, with what changed in it. */
+  /**
+   * A pool that is in both, with what changed in it: {@code queueChanged} when its queue has
+   * anything to be told (its settings, balance, or how many back-ends it has now),
+   * {@code connectionsChanged} when its back-end actors have (connections, load header).
+   */
   public record PoolChange(PoolSettings before, PoolSettings after, List<BackendSettings> added,
-      List<BackendSettings> removed, boolean queueChanged, boolean connectionsChanged) {
-
-    /** Whether the pool's queue or its back-end actors have anything to be told. */
-    public boolean changed() {
-      return !added.isEmpty() || !removed.isEmpty() || queueChanged || connectionsChanged
-          || !before.backends().equals(after.backends());
-    }
-  }
+      List<BackendSettings> removed, boolean queueChanged, boolean connectionsChanged) {}
 
   private final SluiceSettings effective;
   private final List<String> kept = new ArrayList<>();
