@@ -95,6 +95,8 @@ class ReloadTest {
         assertEquals(List.of(a.address(), b.address()), web.backends().stream().map(PoolStatus.BackendStatus::id)
             .toList());
         assertTrue(a.maxInFlight() <= 2 && b.maxInFlight() <= 2, a.maxInFlight() + ", " + b.maxInFlight());
+        String metrics = get(node, "/metrics");
+        assertTrue(metrics.contains("sluice_backend_limit{backend=\"" + b.address() + "\",pool=\"web\"} 2.0"), metrics);
         load.stop();
         assertEquals(0, load.errors(), load.firstError());
       }
@@ -127,6 +129,9 @@ class ReloadTest {
         assertEquals(seenByB, b.requests().size(), "the removed back-end got no new request");
         assertEquals(List.of(a.address()), Nodes.status(node).backends().stream().map(PoolStatus.BackendStatus::id)
             .toList());
+        String metrics = get(node, "/metrics");
+        assertFalse(metrics.contains(b.address()), metrics);
+        assertTrue(metrics.contains("backend=\"" + a.address() + "\""), metrics);
 
         load.stop();
         assertEquals(0, load.errors(), load.firstError());
@@ -312,6 +317,13 @@ class ReloadTest {
     URI uri = URI.create("http://127.0.0.1:" + node.adminAddress().getPort() + pathAndQuery);
     return HTTP.send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.noBody()).build(),
         HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static String get(SluiceNode node, String path) throws Exception {
+    URI uri = URI.create("http://127.0.0.1:" + node.adminAddress().getPort() + path);
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    return r.body();
   }
 
   private static void await(BooleanSupplier condition, String what) throws InterruptedException {
