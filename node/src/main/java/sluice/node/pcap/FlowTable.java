@@ -106,6 +106,7 @@ final class FlowTable {
   private long refused;
   private long framesDropped;
   private long framesForwarded;
+  private long aggregatesCut;
 
   FlowTable(String id, int vip, int vipPort, Side clientSide, Side backendSide, Wire wire, Admission admission,
       Neighbours neighbours, LongSupplier nanoClock) {
@@ -380,10 +381,11 @@ final class FlowTable {
 
   /** What the table has seen, for the ingress's closing log line and for tests. */
   record Counts(long flowsQueued, long synRetransmitsAbsorbed, long synsReplaced, long refused, long framesDropped,
-      long framesForwarded) {}
+      long framesForwarded, long aggregatesCut) {}
 
   synchronized Counts counts() {
-    return new Counts(flowsQueued, synRetransmitsAbsorbed, synsReplaced, refused, framesDropped, framesForwarded);
+    return new Counts(flowsQueued, synRetransmitsAbsorbed, synsReplaced, refused, framesDropped, framesForwarded,
+        aggregatesCut);
   }
 
   // ---- helpers ------------------------------------------------------------------------
@@ -417,8 +419,12 @@ final class FlowTable {
       framesDropped++;
       return false;
     }
-    for (byte[] frame : f.rewritten(backendSide.mac(), mac, f.srcIp(), f.srcPort(), flow.backendIp, flow.backendPort,
-        backendSide.mtu())) {
+    List<byte[]> frames = f.rewritten(backendSide.mac(), mac, f.srcIp(), f.srcPort(), flow.backendIp,
+        flow.backendPort, backendSide.mtu());
+    if (frames.size() > 1) {
+      aggregatesCut++;
+    }
+    for (byte[] frame : frames) {
       wire.toBackend(frame);
       framesForwarded++;
     }
@@ -426,8 +432,12 @@ final class FlowTable {
   }
 
   private void toClient(PcapFlow flow, TcpFrame f) {
-    for (byte[] frame : f.rewritten(clientSide.mac(), flow.clientMac, vip, vipPort, flow.clientIp, flow.clientPort,
-        clientSide.mtu())) {
+    List<byte[]> frames = f.rewritten(clientSide.mac(), flow.clientMac, vip, vipPort, flow.clientIp, flow.clientPort,
+        clientSide.mtu());
+    if (frames.size() > 1) {
+      aggregatesCut++;
+    }
+    for (byte[] frame : frames) {
       wire.toClient(frame);
       framesForwarded++;
     }

@@ -347,7 +347,8 @@ public final class PcapIngress implements AutoCloseable {
     }
     FlowTable.Counts c = table.counts();
     log.info("{}: stopped; {} flows queued, {} retransmitted SYNs absorbed, {} SYNs replaced, {} clients reset at "
-        + "once, {} frames forwarded, {} dropped", settings.id(), c.flowsQueued(), c.synRetransmitsAbsorbed(),
-        c.synsReplaced(), c.refused(), c.framesForwarded(), c.framesDropped());
+        + "once, {} frames forwarded ({} captured aggregates cut to the MTU), {} dropped", settings.id(),
+        c.flowsQueued(), c.synRetransmitsAbsorbed(), c.synsReplaced(), c.refused(), c.framesForwarded(),
+        c.aggregatesCut(), c.framesDropped());
   }
 }
