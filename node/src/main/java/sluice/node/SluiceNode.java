@@ -126,6 +126,11 @@ public final class SluiceNode implements AutoCloseable {
    */
   public static SluiceNode start(SluiceSettings settings, Config userConfig) {
     Map<String, InetSocketAddress> addresses = resolve(settings);
+    for (TcpSettings tcp : settings.tcp()) {
+      if (tcp.isPcap()) {
+        PcapIngress.check(tcp, poolAddresses(settings, tcp.pool(), addresses)); // before anything starts
+      }
+    }
     EventLoops loops = EventLoops.start(settings.eventLoops());
     Config config = derivedConfig(settings)
         .withFallback(ConfigFactory.parseString(loops.dispatcherConfig()))
@@ -162,9 +167,8 @@ public final class SluiceNode implements AutoCloseable {
       for (TcpSettings tcp : settings.tcp()) {
         List<ActorRef<QueueActor.Command>> queues = queuesPerLoop.stream().map(q -> q.get(tcp.pool())).toList();
         if (tcp.isPcap()) {
-          List<InetSocketAddress> backends = settings.pools().get(tcp.pool()).backends().stream()
-              .map(b -> addresses.get(b.id())).toList();
-          pcapIngresses.add(PcapIngress.start(tcp, backends, queues, tcpGates.get(tcp.pool())));
+          pcapIngresses.add(PcapIngress.start(tcp, poolAddresses(settings, tcp.pool(), addresses), queues,
+              tcpGates.get(tcp.pool())));
         } else {
           tcpListeners.add(TcpListener.bind(loops, tcp, queues, tcpGates.get(tcp.pool())));
         }
@@ -196,6 +200,11 @@ public final class SluiceNode implements AutoCloseable {
       loops.close();
       throw new IllegalStateException("sluice could not start: " + e.getMessage(), e);
     }
+  }
+
+  private static List<InetSocketAddress> poolAddresses(SluiceSettings settings, String pool,
+      Map<String, InetSocketAddress> addresses) {
+    return settings.pools().get(pool).backends().stream().map(b -> addresses.get(b.id())).toList();
   }
 
   /** Back-end addresses are resolved once, at start, off the event loops. */

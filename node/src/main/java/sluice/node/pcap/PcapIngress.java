@@ -82,19 +82,12 @@ public final class PcapIngress implements AutoCloseable {
       List<ActorRef<QueueActor.Command>> queuePerLoop, ConnectionGate gate) throws InterruptedException {
     PcapSettings settings = tcp.pcap();
     String id = settings.id();
+    List<Integer> backendIps = check(tcp, backends);
     int vip;
     try {
       vip = TcpFrame.i32(InetAddress.getByName(settings.virtualHost()).getAddress(), 0);
     } catch (UnknownHostException e) {
       throw new IllegalStateException(id + ": bad virtual address " + settings.virtualHost(), e);
-    }
-    List<Integer> backendIps = new ArrayList<>();
-    for (InetSocketAddress backend : backends) {
-      try {
-        backendIps.add(FlowTable.ipv4(backend));
-      } catch (IllegalArgumentException e) {
-        throw new IllegalStateException(id + ": " + e.getMessage(), e);
-      }
     }
     List<PcapHandle> handles = new ArrayList<>();
     try {
@@ -161,6 +154,26 @@ public final class PcapIngress implements AutoCloseable {
       handles.forEach(PcapHandle::close);
       throw e;
     }
+  }
+
+  /**
+   * What can be known before the node starts: the back-ends are IPv4, libpcap loads and the
+   * interfaces exist (the rights to capture show only when the handles open). Returns the
+   * back-ends' addresses.
+   */
+  public static List<Integer> check(TcpSettings tcp, List<InetSocketAddress> backends) {
+    String id = tcp.pcap().id();
+    List<Integer> backendIps = new ArrayList<>();
+    for (InetSocketAddress backend : backends) {
+      try {
+        backendIps.add(FlowTable.ipv4(backend));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalStateException(id + ": " + e.getMessage(), e);
+      }
+    }
+    device(id, tcp.pcap().clientInterface());
+    device(id, tcp.pcap().backendInterface());
+    return backendIps;
   }
 
   private static PcapNetworkInterface device(String id, String name) {
