@@ -42,6 +42,7 @@ import sluice.node.http.HttpListener;
 import sluice.node.loop.EventLoops;
 import sluice.node.metrics.LatencyBuckets;
 import sluice.node.metrics.NodeMetrics;
+import sluice.node.pcap.PcapIngress;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.BackendSettings;
@@ -81,6 +82,7 @@ public final class SluiceNode implements AutoCloseable {
   private final List<String> poolNames;
   private final HttpListener listener;
   private final List<TcpListener> tcpListeners;
+  private final List<PcapIngress> pcapIngresses;
   private final String nodeId;
   private final ConnectionGate gate;
   private final int loopCount;
@@ -91,9 +93,10 @@ public final class SluiceNode implements AutoCloseable {
   private volatile boolean draining;
 
   private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, List<PoolOnLoop> actors, List<String> poolNames,
-      HttpListener listener, List<TcpListener> tcpListeners, String nodeId, ConnectionGate gate,
-      SluiceSettings settings) {
+      HttpListener listener, List<TcpListener> tcpListeners, List<PcapIngress> pcapIngresses, String nodeId,
+      ConnectionGate gate, SluiceSettings settings) {
     this.loops = loops;
+    this.pcapIngresses = pcapIngresses;
     this.system = system;
     this.actors = actors;
     this.poolNames = poolNames;
@@ -123,6 +126,11 @@ public final class SluiceNode implements AutoCloseable {
    */
   public static SluiceNode start(SluiceSettings settings, Config userConfig) {
     Map<String, InetSocketAddress> addresses = resolve(settings);
+    for (TcpSettings tcp : settings.tcp()) {
+      if (tcp.isPcap()) {
+        PcapIngress.check(tcp, poolAddresses(settings, tcp.pool(), addresses)); // before anything starts
+      }
+    }
     EventLoops loops = EventLoops.start(settings.eventLoops());
     Config config = derivedConfig(settings)
         .withFallback(ConfigFactory.parseString(loops.dispatcherConfig()))
@@ -143,6 +151,7 @@ public final class SluiceNode implements AutoCloseable {
       throw e;
     }
     List<TcpListener> tcpListeners = new ArrayList<>();
+    List<PcapIngress> pcapIngresses = new ArrayList<>();
     try {
       List<PoolOnLoop> actors = started.get(30, TimeUnit.SECONDS);
       List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop = new ArrayList<>();
@@ -157,11 +166,16 @@ public final class SluiceNode implements AutoCloseable {
           queuesPerLoop, gate, exchangeGuard(settings), retryAfter(settings));
       for (TcpSettings tcp : settings.tcp()) {
         List<ActorRef<QueueActor.Command>> queues = queuesPerLoop.stream().map(q -> q.get(tcp.pool())).toList();
-        tcpListeners.add(TcpListener.bind(loops, tcp, queues, tcpGates.get(tcp.pool())));
+        if (tcp.isPcap()) {
+          pcapIngresses.add(PcapIngress.start(tcp, poolAddresses(settings, tcp.pool(), addresses), queues,
+              tcpGates.get(tcp.pool())));
+        } else {
+          tcpListeners.add(TcpListener.bind(loops, tcp, queues, tcpGates.get(tcp.pool())));
+        }
       }
       String nodeId = Cluster.get(system).selfMember().address().hostPort();
       SluiceNode node = new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener,
-          List.copyOf(tcpListeners), nodeId, gate, settings);
+          List.copyOf(tcpListeners), List.copyOf(pcapIngresses), nodeId, gate, settings);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
       node.admin = AdminServer.bind(system, settings.admin(), node.adminView()).toCompletableFuture()
@@ -176,6 +190,7 @@ public final class SluiceNode implements AutoCloseable {
       return node;
     } catch (Exception e) {
       tcpListeners.forEach(TcpListener::close);
+      pcapIngresses.forEach(PcapIngress::close);
       system.terminate();
       try {
         system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -185,6 +200,11 @@ public final class SluiceNode implements AutoCloseable {
       loops.close();
       throw new IllegalStateException("sluice could not start: " + e.getMessage(), e);
     }
+  }
+
+  private static List<InetSocketAddress> poolAddresses(SluiceSettings settings, String pool,
+      Map<String, InetSocketAddress> addresses) {
+    return settings.pools().get(pool).backends().stream().map(b -> addresses.get(b.id())).toList();
   }
 
   /** Back-end addresses are resolved once, at start, off the event loops. */
@@ -553,6 +573,7 @@ public final class SluiceNode implements AutoCloseable {
       log.info("stopping: no new client connections; draining for up to {} ms", drainTimeout.toMillis());
       listener.drain();
       tcpListeners.forEach(TcpListener::close); // relays go on while the node drains
+      pcapIngresses.forEach(PcapIngress::stopAccepting); // so do admitted pcap flows
       if (admin != null) {
         admin.unbind(); // readiness answers no more once this node goes
       }
@@ -564,6 +585,14 @@ public final class SluiceNode implements AutoCloseable {
       system.tell(new StopPools(stopped));
       return stopped.thenApply(v -> Done.getInstance());
     });
+    if (!pcapIngresses.isEmpty()) {
+      // the pools' actors have ended their flows: the capture can stop (a SIGTERM's JVM exit would not wait for
+      // closeDataPlane's thread)
+      shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "sluice-stop-pcap", () -> {
+        pcapIngresses.forEach(PcapIngress::close);
+        return CompletableFuture.completedFuture(Done.getInstance());
+      });
+    }
   }
 
   /** Completes once nothing waits or is in flight on this node, or at the deadline. */
@@ -713,6 +742,7 @@ public final class SluiceNode implements AutoCloseable {
     try {
       listener.close();
       tcpListeners.forEach(TcpListener::close);
+      pcapIngresses.forEach(PcapIngress::close); // the pools' actors have ended their flows
     } catch (RuntimeException e) {
       log.warn("closing the listener failed: {}", e.toString());
     }
