@@ -48,6 +48,7 @@ import sluice.node.http.HttpListener;
 import sluice.node.loop.EventLoops;
 import sluice.node.metrics.LatencyBuckets;
 import sluice.node.metrics.NodeMetrics;
+import sluice.node.pcap.PcapIngress;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.BackendSettings;
@@ -106,6 +107,7 @@ public final class SluiceNode implements AutoCloseable {
   private final AtomicReference<Running> running;
   private final HttpListener listener;
   private final List<TcpListener> tcpListeners;
+  private final List<PcapIngress> pcapIngresses;
   private final String nodeId;
   private final ConnectionGate gate;
   private final int loopCount;
@@ -127,9 +129,10 @@ public final class SluiceNode implements AutoCloseable {
   private volatile boolean draining;
 
   private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, AtomicReference<Running> running,
-      HttpListener listener, List<TcpListener> tcpListeners, String nodeId, ConnectionGate gate,
-      Optional<Supplier<Config>> configSource, Duration exchangeGuard) {
+      HttpListener listener, List<TcpListener> tcpListeners, List<PcapIngress> pcapIngresses, String nodeId,
+      ConnectionGate gate, Optional<Supplier<Config>> configSource, Duration exchangeGuard) {
     this.loops = loops;
+    this.pcapIngresses = pcapIngresses;
     this.system = system;
     this.running = running;
     this.listener = listener;
@@ -177,6 +180,11 @@ public final class SluiceNode implements AutoCloseable {
   private static SluiceNode start(SluiceSettings settings, Config userConfig,
       Optional<Supplier<Config>> configSource) {
     Map<String, InetSocketAddress> addresses = resolve(settings.allBackends());
+    for (TcpSettings tcp : settings.tcp()) {
+      if (tcp.isPcap()) {
+        PcapIngress.check(tcp, poolAddresses(settings, tcp.pool(), addresses)); // before anything starts
+      }
+    }
     EventLoops loops = EventLoops.start(settings.eventLoops());
     Config config = derivedConfig(settings)
         .withFallback(ConfigFactory.parseString(loops.dispatcherConfig()))
@@ -205,6 +213,7 @@ public final class SluiceNode implements AutoCloseable {
       throw e;
     }
     List<TcpListener> tcpListeners = new ArrayList<>();
+    List<PcapIngress> pcapIngresses = new ArrayList<>();
     try {
       List<PoolOnLoop> actors = started.get(30, TimeUnit.SECONDS);
       Optional<Config> runningConfig = configSource.isPresent() ? Optional.of(userConfig) : Optional.empty();
@@ -215,11 +224,16 @@ public final class SluiceNode implements AutoCloseable {
           queuesPerLoop, gate, guard, retryAfter(settings));
       for (TcpSettings tcp : settings.tcp()) {
         List<ActorRef<QueueActor.Command>> queues = queuesPerLoop.stream().map(q -> q.get(tcp.pool())).toList();
-        tcpListeners.add(TcpListener.bind(loops, tcp, queues, tcpGates.get(tcp.pool())));
+        if (tcp.isPcap()) {
+          pcapIngresses.add(PcapIngress.start(tcp, poolAddresses(settings, tcp.pool(), addresses), queues,
+              tcpGates.get(tcp.pool())));
+        } else {
+          tcpListeners.add(TcpListener.bind(loops, tcp, queues, tcpGates.get(tcp.pool())));
+        }
       }
       String nodeId = Cluster.get(system).selfMember().address().hostPort();
-      SluiceNode node = new SluiceNode(loops, system, running, listener, List.copyOf(tcpListeners), nodeId, gate,
-          configSource, guard);
+      SluiceNode node = new SluiceNode(loops, system, running, listener, List.copyOf(tcpListeners),
+          List.copyOf(pcapIngresses), nodeId, gate, configSource, guard);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
       system.systemActorOf(PoolEditor.create(node.editorView()), "pool-editor", Props.empty());
@@ -235,6 +249,7 @@ public final class SluiceNode implements AutoCloseable {
       return node;
     } catch (Exception e) {
       tcpListeners.forEach(TcpListener::close);
+      pcapIngresses.forEach(PcapIngress::close);
       system.terminate();
       try {
         system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -257,6 +272,11 @@ public final class SluiceNode implements AutoCloseable {
       queuesPerLoop.get(i / perLoop).put(actors.get(i).pool(), actors.get(i).queue());
     }
     return queuesPerLoop;
+  }
+
+  private static List<InetSocketAddress> poolAddresses(SluiceSettings settings, String pool,
+      Map<String, InetSocketAddress> addresses) {
+    return settings.pools().get(pool).backends().stream().map(b -> addresses.get(b.id())).toList();
   }
 
   /** Back-end addresses are resolved once, at start (and for a back-end a reload adds), off the event loops. */
@@ -514,6 +534,7 @@ public final class SluiceNode implements AutoCloseable {
       log.info("stopping: no new client connections; draining for up to {} ms", drainTimeout.toMillis());
       listener.drain();
       tcpListeners.forEach(TcpListener::close); // relays go on while the node drains
+      pcapIngresses.forEach(PcapIngress::stopAccepting); // so do admitted pcap flows
       if (admin != null) {
         admin.unbind(); // readiness answers no more once this node goes
       }
@@ -525,6 +546,14 @@ public final class SluiceNode implements AutoCloseable {
       system.tell(new StopPools(stopped));
       return stopped.thenApply(v -> Done.getInstance());
     });
+    if (!pcapIngresses.isEmpty()) {
+      // the pools' actors have ended their flows: the capture can stop (a SIGTERM's JVM exit would not wait for
+      // closeDataPlane's thread)
+      shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "sluice-stop-pcap", () -> {
+        pcapIngresses.forEach(PcapIngress::close);
+        return CompletableFuture.completedFuture(Done.getInstance());
+      });
+    }
   }
 
   /** Completes once nothing waits or is in flight on this node, or at the deadline. */
@@ -944,6 +973,7 @@ public final class SluiceNode implements AutoCloseable {
     try {
       listener.close();
       tcpListeners.forEach(TcpListener::close);
+      pcapIngresses.forEach(PcapIngress::close); // the pools' actors have ended their flows
     } catch (RuntimeException e) {
       log.warn("closing the listener failed: {}", e.toString());
     }

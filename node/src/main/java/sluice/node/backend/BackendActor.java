@@ -551,7 +551,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     badGateway++;
     samples.dropped(c.sinceSentNanos(System.nanoTime()));
     String what = c.responseStarted() ? "cut the response off" : "closed the connection before responding";
-    getContext().getLog().warn("backend {}: {} on {} ({})", backend.id(), what, c, describe(event.cause()));
+    getContext().getLog().warn("backend {}: {} on {} ({}; attempt {}, {} earlier on that connection)", backend.id(),
+        what, c, describe(event.cause()), e.attempts(), c.served);
     String why = "back-end " + backend.id() + " " + what;
     e.fail(HttpResponseStatus.BAD_GATEWAY, why, false);
   }

@@ -51,7 +51,11 @@ public final class SettingsReader {
   static final List<String> CONNECTION_KEYS = List.of("pre-open", "idle-timeout", "connect-timeout",
       "response-timeout", "down-backoff-min", "down-backoff-max", "buffer-responses-up-to");
   static final List<String> ROUTE_KEYS = List.of("host", "path-prefix", "pool");
-  static final List<String> TCP_KEYS = List.of("listen", "pool");
+  static final List<String> TCP_KEYS = List.of("listen", "pcap", "pool");
+  static final List<String> PCAP_KEYS = List.of("interface", "virtual-address", "backend-interface");
+  private static final Pattern INTERFACE_NAME = Pattern.compile("[^/:\\s]{1,15}");
+  private static final Pattern IPV4 = Pattern.compile("(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+      + "(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}");
 
   private static final Pattern POOL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
   private static final String ROOT = "sluice";
@@ -510,6 +514,8 @@ public final class SettingsReader {
     List<? extends ConfigValue> values = sluice.list("tcp",
         "a list of TCP listeners, each { listen = \"host:port\", pool = name }");
     Map<String, String> bound = new HashMap<>();
+    Map<String, String> virtualAddresses = new HashMap<>();
+    Map<String, String> pcapPools = new HashMap<>();
     if (!sluice.failed("http") && http.port() != 0) {
       bound.put(HostPort.parse(hostPortText(http.host(), http.port()), 0).id(), sluice.keyPath("http") + ".listen");
     }
@@ -525,12 +531,33 @@ public final class SettingsReader {
       }
       Section listener = new Section((ConfigObject) value, path, problems);
       listener.onlyKeys(TCP_KEYS);
-      HostPort listen = hostPort(listener, "listen", 0);
+      boolean pcap = listener.has("pcap");
+      if (pcap && listener.has("listen")) {
+        problems.add(path, "give either listen (a TCP listener) or pcap { ... } (the pcap ingress), not both");
+        continue;
+      }
+      PcapSettings ingress = pcap ? pcap(listener.child("pcap")) : null;
+      HostPort listen = pcap ? null : hostPort(listener, "listen", 0);
       String pool = listener.string("pool", "the name of a pool");
       if (!listener.failed("pool")) {
         checkPoolExists(listener.keyPath("pool"), pool, sluice, pools);
       }
-      if (listen == null || listener.failed("pool")) {
+      if ((listen == null && ingress == null) || listener.failed("pool")) {
+        continue;
+      }
+      if (ingress != null) {
+        String address = ingress.virtualHost() + ":" + ingress.virtualPort();
+        String earlierAddress = virtualAddresses.putIfAbsent(address, listener.keyPath("pcap"));
+        String earlierPool = pcapPools.putIfAbsent(pool, listener.keyPath("pcap"));
+        if (earlierAddress != null) {
+          problems.add(listener.keyPath("pcap") + ".virtual-address", "address " + address
+              + " is already taken by " + earlierAddress + "; every pcap ingress needs its own virtual address");
+        } else if (earlierPool != null) {
+          problems.add(listener.keyPath("pool"), "pool '" + pool + "' is already served by the pcap ingress "
+              + earlierPool + "; a pool takes one pcap ingress at most (its back-ends see the clients' own "
+              + "addresses and could not tell two virtual addresses' clients apart)");
+        }
+        listeners.add(TcpSettings.pcap(ingress, pool));
         continue;
       }
       if (listen.port() != 0) {
@@ -543,6 +570,52 @@ public final class SettingsReader {
       listeners.add(new TcpSettings(listen.host(), listen.port(), listen.id(), pool));
     }
     return listeners;
+  }
+
+  /** {@code tcp[i].pcap}: null (after recording the problems) if it is not a valid one. */
+  private PcapSettings pcap(Section pcap) {
+    if (pcap.failed()) {
+      return null;
+    }
+    pcap.onlyKeys(PCAP_KEYS);
+    String device = interfaceName(pcap, "interface", false);
+    String backendDevice = interfaceName(pcap, "backend-interface", true);
+    String expected = "\"a.b.c.d:port\" (an IPv4 address, port 1-65535)";
+    String vip = pcap.string("virtual-address", expected);
+    String host = null;
+    int port = 0;
+    if (!pcap.failed("virtual-address")) {
+      int colon = vip.lastIndexOf(':');
+      String portText = colon < 0 ? "" : vip.substring(colon + 1);
+      if (colon > 0 && IPV4.matcher(vip.substring(0, colon)).matches() && portText.matches("[0-9]{1,5}")
+          && Integer.parseInt(portText) >= 1 && Integer.parseInt(portText) <= 65535) {
+        host = vip.substring(0, colon);
+        port = Integer.parseInt(portText);
+      } else {
+        problems.add(pcap.keyPath("virtual-address"), "must be " + expected + ", was '" + vip + "'");
+      }
+    }
+    if (device == null || host == null || pcap.failed("backend-interface")) {
+      return null;
+    }
+    return new PcapSettings(device, backendDevice == null ? device : backendDevice, host, port);
+  }
+
+  /** A network interface's name at {@code key}: null if missing and optional, or (after recording it) bad. */
+  private String interfaceName(Section s, String key, boolean optional) {
+    String expected = "a network interface's name (1-15 characters, no '/', ':' or space)";
+    if (optional && !s.has(key)) {
+      return null;
+    }
+    String name = s.string(key, expected);
+    if (s.failed(key)) {
+      return null;
+    }
+    if (!INTERFACE_NAME.matcher(name).matches()) {
+      problems.add(s.keyPath(key), "must be " + expected + ", was '" + name + "'");
+      return null;
+    }
+    return name;
   }
 
   private static String hostPortText(String host, int port) {

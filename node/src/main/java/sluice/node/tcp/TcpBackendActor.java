@@ -35,9 +35,10 @@ import sluice.protocol.LeaseProtocol.Lease;
 /**
  * This node's side of one back-end of a TCP pool (L4), on one event loop: the L4 counterpart of
  * {@link BackendActor}. A slot is one relayed client connection: the actor takes a queued
- * {@link TcpRelay} from its pool's {@link QueueActor} within the capacity it announced, opens
- * one back-end connection for it and holds the slot until both of the relay's connections have
- * closed. It holds its lease from the back-end's entity exactly as the L7 actor does (Demand on
+ * {@link L4Connection} from its pool's {@link QueueActor} within the capacity it announced (a
+ * {@link TcpRelay} of a TCP listener, or a flow of the pcap ingress: both kinds may share a
+ * pool, and so the same slots), connects it to the back-end and holds the slot until it has
+ * finished (for a relay: both of its connections have closed). It holds its lease from the back-end's entity exactly as the L7 actor does (Demand on
  * every report and when work waits, {@link LeaseState}), marks the back-end down when it
  * refuses connections and retries with backoff, closes relays idle for {@code idle-timeout},
  * and reports samples: a relay's lifetime (connect to both ends closed) as its response time.
@@ -45,7 +46,7 @@ import sluice.protocol.LeaseProtocol.Lease;
  * <p>Invariants: {@code relays} holds every relay this actor has a slot for (connecting,
  * relaying or ending), so the back-end never sees more connections from this actor than
  * {@code relays.size()}; a relay is added only while {@code relays.size() < lease.usable()}
- * and leaves only when it is finished (both channels closed) or its connect failed. Every
+ * and leaves only when it is finished or its connect failed. Every
  * relay taken ends here in exactly one of: completed, back-end failed, idle timeout, client
  * aborted, stopped; or goes back to the queue unconnected.
  */
@@ -62,11 +63,11 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
 
   private record FromQueue(QueueActor.ToBackend message) implements Command {}
 
-  private record Connected(TcpRelay relay) implements Command {}
+  private record Connected(L4Connection relay) implements Command {}
 
-  private record ConnectFailed(TcpRelay relay, Throwable cause) implements Command {}
+  private record ConnectFailed(L4Connection relay, Throwable cause) implements Command {}
 
-  private record Finished(TcpRelay relay, TcpRelay.Outcome outcome, long lifetimeNanos) implements Command {}
+  private record Finished(L4Connection relay, L4Connection.Outcome outcome, long lifetimeNanos) implements Command {}
 
   private record LeaseReceived(Lease lease) implements Command {}
 
@@ -81,12 +82,12 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   private final TimerScheduler<Command> timers;
   private final Bootstrap bootstrap;
   private final InetSocketAddress address;
-  private final TcpRelay.Events events;
+  private final L4Connection.Events events;
   private final LeaseState lease = new LeaseState(System::nanoTime);
   private final BackendSamples samples;
 
   /** Every relay holding a slot of this actor. */
-  private final List<TcpRelay> relays = new ArrayList<>();
+  private final List<L4Connection> relays = new ArrayList<>();
 
   private int backlog;
 
@@ -124,19 +125,19 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
       self.tell(new LeaseReceived(lease));
       return Behaviors.same();
     }), "lease-inbox", Props.empty().withDispatcherSameAsParent());
-    this.events = new TcpRelay.Events() {
+    this.events = new L4Connection.Events() {
       @Override
-      public void connected(TcpRelay relay) {
+      public void connected(L4Connection relay) {
         self.tell(new Connected(relay));
       }
 
       @Override
-      public void connectFailed(TcpRelay relay, Throwable cause) {
+      public void connectFailed(L4Connection relay, Throwable cause) {
         self.tell(new ConnectFailed(relay, cause));
       }
 
       @Override
-      public void finished(TcpRelay relay, TcpRelay.Outcome outcome, long lifetimeNanos) {
+      public void finished(L4Connection relay, L4Connection.Outcome outcome, long lifetimeNanos) {
         self.tell(new Finished(relay, outcome, lifetimeNanos));
       }
     };
@@ -203,7 +204,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
 
   private void onAssign(QueueActor.Assign assign) {
     queue.assigned(assign);
-    TcpRelay relay = (TcpRelay) assign.work();
+    L4Connection relay = (L4Connection) assign.work();
     if (relay.abandoned() || !(up || probing) || relays.size() >= lease.usable()) {
       tellCapacity(true); // first the lower capacity, so that the client does not come straight back
       queue.giveBack(relay);
@@ -304,19 +305,11 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     return this;
   }
 
-  /** Closes relays idle for the idle timeout, and ends those whose back-end did not close in time. */
+  /** Each relay ends itself if it has been idle or has waited too long (see {@link L4Connection#sweep}). */
   private Behavior<Command> onIdleTick() {
     long now = System.nanoTime();
-    long idleNanos = settings.idleTimeout().toNanos();
-    long waitNanos = CLOSE_WAIT.toNanos();
-    for (TcpRelay relay : List.copyOf(relays)) {
-      if (relay.state == TcpRelay.State.RELAYING && now - relay.lastActivityNanos >= idleNanos) {
-        relay.idleTimeout();
-      } else if (relay.state == TcpRelay.State.ENDING && now - relay.endingSinceNanos >= waitNanos) {
-        getContext().getLog().debug("backend {}: {} did not close its side within {} ms; closing", backend.id(),
-            relay.describe(), CLOSE_WAIT.toMillis());
-        relay.closeNow(TcpRelay.Outcome.STOPPED);
-      }
+    for (L4Connection relay : List.copyOf(relays)) {
+      relay.sweep(now, settings);
     }
     return this;
   }
@@ -382,8 +375,8 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     if (!relays.isEmpty()) {
       getContext().getLog().info("backend {}: {}; closing {} relayed connections", backend.id(), why, relays.size());
     }
-    for (TcpRelay relay : List.copyOf(relays)) {
-      relay.closeNow(TcpRelay.Outcome.STOPPED);
+    for (L4Connection relay : List.copyOf(relays)) {
+      relay.closeNow(L4Connection.Outcome.STOPPED);
     }
     relays.clear();
     return this;

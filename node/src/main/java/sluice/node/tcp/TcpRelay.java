@@ -17,7 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.node.loop.ReadResume;
 import sluice.node.queue.QueueActor;
-import sluice.node.queue.Work;
+import sluice.node.settings.ConnectionSettings;
 
 /**
  * One client connection of a TCP listener, from accept to close: it waits in its pool's queue
@@ -47,34 +47,8 @@ import sluice.node.queue.Work;
  * Every ByteBuf read is written to the other side (which then owns it), kept in {@code early}
  * (released when written or when the relay ends), or released at once.
  */
-public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work {
+public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Connection {
   private static final Logger log = LoggerFactory.getLogger(TcpRelay.class);
-
-  /** What the back-end actor hears of the relay it holds a slot for. Called on the loop. */
-  interface Events {
-    /** The back-end accepted the connection; bytes flow. */
-    void connected(TcpRelay relay);
-
-    /** The back-end could not be reached; the relay is QUEUED again and goes back to the queue. */
-    void connectFailed(TcpRelay relay, Throwable cause);
-
-    /** Both channels are closed; the slot is free. {@code lifetimeNanos} runs from the connect. */
-    void finished(TcpRelay relay, Outcome outcome, long lifetimeNanos);
-  }
-
-  /** How a relay ended. */
-  enum Outcome {
-    /** Both sides sent FIN (or the back-end ended its side and closed). */
-    COMPLETED,
-    /** The back-end reset or closed the connection before sending FIN. */
-    BACKEND_FAILED,
-    /** The client reset or closed before the back-end had ended its side. */
-    CLIENT_ABORTED,
-    /** No byte either way for the idle timeout. */
-    IDLE_TIMEOUT,
-    /** The node or the back-end actor stopped. */
-    STOPPED
-  }
 
   enum State { QUEUED, CONNECTING, RELAYING, ENDING, DONE }
 
@@ -142,7 +116,8 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work
   // ---- the back-end actor's side ------------------------------------------------------
 
   /** Opens the back-end connection (the caller holds a slot for it). */
-  void connect(Bootstrap bootstrap, InetSocketAddress address, Events events) {
+  @Override
+  public void connect(Bootstrap bootstrap, InetSocketAddress address, Events events) {
     this.events = events;
     state = State.CONNECTING;
     connectStartNanos = System.nanoTime();
@@ -173,8 +148,24 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work
     }
   }
 
+  /**
+   * Idle for the idle timeout: ended like a client that left; broken off and the back-end did
+   * not end its side within {@link TcpBackendActor#CLOSE_WAIT}: closed now.
+   */
+  @Override
+  public void sweep(long nowNanos, ConnectionSettings settings) {
+    if (state == State.RELAYING && nowNanos - lastActivityNanos >= settings.idleTimeout().toNanos()) {
+      idleTimeout();
+    } else if (state == State.ENDING && nowNanos - endingSinceNanos >= TcpBackendActor.CLOSE_WAIT.toNanos()) {
+      log.debug("tcp {}: {} did not close its side within {} ms; closing", listenerId, describe(),
+          TcpBackendActor.CLOSE_WAIT.toMillis());
+      closeNow(Outcome.STOPPED);
+    }
+  }
+
   /** The back-end did not end its side within the close wait, or the actor stops: both close now. */
-  void closeNow(Outcome why) {
+  @Override
+  public void closeNow(Outcome why) {
     if (state == State.RELAYING || state == State.CONNECTING) {
       end(why);
     }
@@ -186,7 +177,8 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Work
     }
   }
 
-  String describe() {
+  @Override
+  public String describe() {
     return (client == null ? "?" : String.valueOf(client.remoteAddress())) + " -> "
         + (backend == null ? "?" : String.valueOf(backend.localAddress())) + " " + state;
   }
