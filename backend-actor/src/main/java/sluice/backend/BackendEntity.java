@@ -60,9 +60,17 @@ import sluice.protocol.LimitSpec;
  * samples (they would describe a back-end that is given no work) and holds its limit. Both live
  * in this incarnation only: a new one (after a move or restart) starts unpinned and undrained.
  *
- * <p>State: the spec (from the first demand), the controller, the book, the controller's last
- * limit, the pin and the drain, and while learning the members that have reported. A pool is
- * watched while it is in the book.
+ * <p>A reload of a node's configuration that changes the back-end's limit spec sends
+ * {@link LeaseProtocol.SetSpec}: the entity stops its controller and starts one with the new spec,
+ * from the current limit (within the new bounds), so that the new algorithm takes over where the
+ * old one was. Each controller reports through its own relay, named by a generation, so that a
+ * decision of a controller already replaced is dropped, not applied after its successor's. A
+ * demand that carries another spec than the one running (a node not yet reloaded) changes
+ * nothing; it is logged once per spec.
+ *
+ * <p>State: the spec (from the first demand or the last SetSpec), the controller and its
+ * generation, the book, the controller's last limit, the pin and the drain, and while learning
+ * the members that have reported. A pool is watched while it is in the book.
  *
  * <p>Its behaviour is typed {@code Object}, narrowed to {@link LeaseProtocol.Command} for
  * others: its timer tick cannot join the protocol's sealed interface from this module.
@@ -103,6 +111,9 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   /** Expires leases and ends learning at its deadline. */
   private enum Tick implements NoSerializationVerificationNeeded { INSTANCE }
 
+  /** A decision of the controller of {@code generation}, through that controller's relay. */
+  private record FromController(int generation, LimitDecision decision) implements NoSerializationVerificationNeeded {}
+
   private final String backendId;
   private final Duration controllerWindow;
   private final Members members;
@@ -112,6 +123,11 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   private final Set<Address> reported = new HashSet<>();
   private LimitSpec spec;
   private ActorRef<Controller.Command> controller;
+  /** Counts the controllers started; only the current one's decisions count. */
+  private int generation;
+  private ActorRef<LimitDecision> relay;
+  /** Specs of demands that differ from the one running, already logged. */
+  private final Set<LimitSpec> differingSpecs = new HashSet<>();
   private String lastReason = "no limit yet";
   private final LimitChangeLog limitLog;
   private boolean decided;
@@ -149,6 +165,8 @@ public final class BackendEntity extends AbstractBehavior<Object> {
         .onMessage(LeaseProtocol.Release.class, this::onRelease)
         .onMessage(SampleBatch.class, this::onSampleBatch)
         .onMessage(LimitDecision.class, this::onLimitDecision)
+        .onMessage(FromController.class, this::onFromController)
+        .onMessage(LeaseProtocol.SetSpec.class, this::onSetSpec)
         .onMessage(GetStatus.class, this::onGetStatus)
         .onMessage(LeaseProtocol.GetLeases.class, this::onGetLeases)
         .onMessage(LeaseProtocol.SetPin.class, this::onSetPin)
@@ -161,9 +179,10 @@ public final class BackendEntity extends AbstractBehavior<Object> {
   private Behavior<Object> onDemand(Demand demand) {
     if (spec == null) {
       startController(demand.spec());
-    } else if (!spec.equals(demand.spec())) {
-      getContext().getLog().warn("backend {}: a node asks with limit spec {} but the entity runs {}; keeping the first",
-          backendId, demand.spec(), spec);
+    } else if (!spec.equals(demand.spec()) && differingSpecs.add(demand.spec())) {
+      getContext().getLog().warn("backend {}: a node asks with limit spec {} but the entity runs {}; keeping {} (reload"
+          + " every node with the same configuration)", backendId, demand.spec().describe(), spec.describe(),
+          spec.describe());
     }
     ActorRef<Lease> pool = demand.replyTo();
     if (!book.knows(pool)) {
@@ -180,14 +199,53 @@ public final class BackendEntity extends AbstractBehavior<Object> {
     return this;
   }
 
-  private void startController(LimitSpec first) {
-    spec = first;
-    controller = getContext().spawn(
-        Controller.create(backendId, spec, controllerWindow, getContext().getSelf().narrow()),
-        "controller");
+  private void startController(LimitSpec next) {
+    spec = next;
+    int mine = ++generation;
+    ActorRef<Object> self = getContext().getSelf();
+    relay = getContext().spawn(Behaviors.<LimitDecision>receiveMessage(decision -> {
+      self.tell(new FromController(mine, decision));
+      return Behaviors.same();
+    }), "decisions-" + mine);
+    controller = getContext().spawn(Controller.create(backendId, spec, controllerWindow, relay),
+        "controller-" + mine);
     if (pinned > 0) {
-      controller.tell(Controller.Pin.INSTANCE); // pinned before any node asked
+      controller.tell(Controller.Pin.INSTANCE); // pinned before any node asked, or before the new spec
     }
+  }
+
+  private Behavior<Object> onFromController(FromController from) {
+    if (from.generation() != generation) {
+      return this; // a replaced controller's last word
+    }
+    return onLimitDecision(from.decision());
+  }
+
+  /**
+   * A reload changed the back-end's limit spec: a new controller with it, from the current limit
+   * within the new bounds (fixed: its value). A pin or a drain holds as before.
+   */
+  private Behavior<Object> onSetSpec(LeaseProtocol.SetSpec set) {
+    LimitSpec next = set.spec();
+    if (next.equals(spec)) {
+      getContext().getLog().info("backend {}: limit spec from {}: it already runs {}, nothing changes", backendId,
+          set.by(), spec.describe());
+      set.replyTo().tell(leases());
+      return this;
+    }
+    LimitSpec was = spec;
+    if (controller != null) {
+      getContext().stop(controller);
+      getContext().stop(relay);
+    }
+    int from = decided && controlled > 0 ? Math.max(next.min(), Math.min(next.max(), controlled)) : next.initial();
+    differingSpecs.clear();
+    startController(new LimitSpec(next.algorithm(), next.min(), next.max(), from, next.params()));
+    spec = next; // as given: its own initial, so that demands with it match
+    getContext().getLog().info("backend {}: limit spec {} -> {} by {}: algorithm {} starts from limit {}", backendId,
+        was == null ? "none" : was.describe(), next.describe(), set.by(), next.algorithm(), from);
+    set.replyTo().tell(leases());
+    return this;
   }
 
   private Behavior<Object> onSampleBatch(SampleBatch batch) {

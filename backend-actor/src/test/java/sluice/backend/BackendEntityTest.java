@@ -220,4 +220,52 @@ class BackendEntityTest {
     entity.tell(node.demand("drain", 100, 0));
     assertEquals(8, node.latest().granted());
   }
+
+  @Test
+  void aNewSpecReplacesTheControllerAndDemandsWithTheOldSpecDoNotChangeItBack() {
+    var entity = entity("spec");
+    Pool node = new Pool();
+    entity.tell(node.demand("spec", 100, 0));
+    assertEquals(8, node.latest().granted());
+    TestProbe<LeaseProtocol.Leases> admin = testKit.createTestProbe();
+    entity.tell(new LeaseProtocol.SetSpec("spec", LimitSpec.fixed(3), "test reload", admin.ref()));
+    LeaseProtocol.Leases answer = admin.receiveMessage();
+    assertEquals("fixed", answer.algorithm());
+    // the new controller's first decision lowers the grant; the node still holds 8 until it reports
+    Lease lowered = node.latest();
+    assertEquals(3, lowered.limit());
+    assertEquals(3, lowered.granted());
+    entity.tell(node.demand("spec", 100, 3)); // still with FIXED_8: a node not yet reloaded
+    assertEquals(3, node.latest().granted(), "a demand with the old spec does not change it back");
+    entity.tell(new LeaseProtocol.SetSpec("spec", LimitSpec.fixed(3), "the same again", admin.ref()));
+    assertEquals(3, admin.receiveMessage().limit(), "the same spec changes nothing");
+    entity.tell(new LeaseProtocol.SetSpec("spec", LimitSpec.fixed(12), "raise", admin.ref()));
+    admin.receiveMessage();
+    entity.tell(node.demand("spec", 100, 3));
+    assertEquals(12, node.latest().granted());
+  }
+
+  @Test
+  void aNewSpecUnderAPinKeepsThePin() {
+    var entity = entity("spec-pin");
+    Pool node = new Pool();
+    entity.tell(node.demand("spec-pin", 100, 0));
+    assertEquals(8, node.latest().granted());
+    TestProbe<LeaseProtocol.Leases> admin = testKit.createTestProbe();
+    entity.tell(new LeaseProtocol.SetPin("spec-pin", 2, "test", admin.ref()));
+    admin.receiveMessage();
+    entity.tell(new LeaseProtocol.SetSpec("spec-pin", LimitSpec.fixed(5), "test reload", admin.ref()));
+    LeaseProtocol.Leases pinned = admin.receiveMessage();
+    assertEquals(2, pinned.limit());
+    assertEquals(2, pinned.pinned());
+    entity.tell(new LeaseProtocol.SetPin("spec-pin", 0, "test", admin.ref()));
+    admin.receiveMessage();
+    TestProbe<LeaseProtocol.Leases> get = testKit.createTestProbe();
+    get.awaitAssert(Duration.ofSeconds(3), () -> {
+      entity.tell(new LeaseProtocol.GetLeases("spec-pin", get.ref()));
+      LeaseProtocol.Leases l = get.receiveMessage();
+      assertEquals(5, l.limit(), "unpinned, the new spec's controller sets the limit: " + l);
+      return l;
+    });
+  }
 }

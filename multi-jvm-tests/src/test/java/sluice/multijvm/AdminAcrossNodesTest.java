@@ -22,6 +22,7 @@ class AdminAcrossNodesTest {
   private static final int L = 8;
 
   private ThrashingBackend backend;
+  private ThrashingBackend second;
   private final List<NodeProcess> nodes = new ArrayList<>();
 
   @AfterEach
@@ -31,6 +32,9 @@ class AdminAcrossNodesTest {
     }
     if (backend != null) {
       backend.close();
+    }
+    if (second != null) {
+      second.close();
     }
   }
 
@@ -70,6 +74,87 @@ class AdminAcrossNodesTest {
       assertEquals(false, b.get("pinned"), b.toString());
       assertEquals(false, b.get("drained"), b.toString());
     }
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void aBackEndAddedOnOneNodeJoinsThePoolOnBothAndARemovalLeavesBoth() throws Exception {
+    backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(5), 0, 0, 100).start();
+    second = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(5), 0, 0, 100).start();
+    List<NodeProcess.Ports> seeds = List.of(NodeProcess.Ports.free(), NodeProcess.Ports.free());
+    NodeProcess.startAll("edit-", seeds, seeds, backend.port(), L, nodes, Duration.ofSeconds(60));
+    String added = "127.0.0.1:" + second.port();
+    NodeProcess caller = nodes.get(0);
+
+    HttpResponse<String> add = caller.post("/pools/web/add?backend=" + added).orElseThrow();
+    assertEquals(200, add.statusCode(), add.body());
+    Map<String, Object> answer = (Map<String, Object>) Json.parse(add.body());
+    assertEquals(true, answer.get("applied"), add.body());
+    List<Map<String, Object>> perNode = (List<Map<String, Object>>) answer.get("nodes");
+    assertEquals(2, perNode.size(), "both nodes answered: " + add.body());
+    for (Map<String, Object> n : perNode) {
+      assertEquals(List.of("sluice.pools.web: back-end " + added + " added (limit fixed value=" + L + ")"),
+          n.get("changes"), add.body());
+    }
+    for (NodeProcess n : nodes) {
+      awaitBackends(n, List.of("127.0.0.1:" + backend.port(), added), true);
+    }
+    // both nodes send it requests
+    try (Clients one = new Clients(nodes.get(0).ports.http(), 4);
+        Clients two = new Clients(nodes.get(1).ports.http(), 4)) {
+      for (NodeProcess n : nodes) {
+        awaitServed(n, added);
+      }
+      assertEquals(Map.of(), one.errors());
+      assertEquals(Map.of(), two.errors());
+    }
+
+    HttpResponse<String> remove = nodes.get(1).post("/pools/web/remove?backend=" + added).orElseThrow();
+    assertEquals(200, remove.statusCode(), remove.body());
+    for (NodeProcess n : nodes) {
+      awaitBackends(n, List.of("127.0.0.1:" + backend.port()), false);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void awaitServed(NodeProcess n, String id) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      last = n.statusJson().orElse("");
+      if (!last.isEmpty()) {
+        Map<String, Object> pool = ((List<Map<String, Object>>) ((Map<String, Object>) Json.parse(last))
+            .get("pools")).get(0);
+        for (Map<String, Object> b : (List<Map<String, Object>>) pool.get("backends")) {
+          if (b.get("id").equals(id) && ((Double) b.get("served")) >= 50) {
+            return;
+          }
+        }
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError(n + ": back-end " + id + " never served 50 requests; last: " + last);
+  }
+
+  /** Waits until the node's pool lists exactly these back-ends (with a grant for each, if asked). */
+  @SuppressWarnings("unchecked")
+  private static void awaitBackends(NodeProcess n, List<String> ids, boolean granted) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      last = n.statusJson().orElse("");
+      if (!last.isEmpty()) {
+        Map<String, Object> pool = ((List<Map<String, Object>>) ((Map<String, Object>) Json.parse(last))
+            .get("pools")).get(0);
+        List<Map<String, Object>> backends = (List<Map<String, Object>>) pool.get("backends");
+        if (backends.stream().map(b -> b.get("id")).toList().equals(ids)
+            && (!granted || backends.stream().allMatch(b -> ((Double) b.get("granted")) > 0))) {
+          return;
+        }
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError(n + " never had back-ends " + ids + "; last: " + last);
   }
 
   @SuppressWarnings("unchecked")

@@ -3,7 +3,9 @@ package sluice.node;
 import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.CoordinatedShutdown;
+import sun.misc.Signal;
 import sluice.node.settings.SettingsException;
 import sluice.node.settings.SettingsReader;
 import sluice.node.settings.SluiceSettings;
@@ -18,6 +20,9 @@ import sluice.node.settings.SluiceSettings;
  *
  * Exit codes: 0 after a normal stop, 2 for a bad command line, 78 for a bad configuration,
  * 1 when the node could not start (a port in use, say), 3 when the cluster downed the node.
+ *
+ * <p>SIGHUP reloads the configuration (see {@link SluiceNode#reload}); SIGTERM stops the node
+ * gracefully (Pekko's coordinated shutdown runs from its JVM shutdown hook).
  */
 public final class Main {
   private Main() {}
@@ -71,17 +76,22 @@ public final class Main {
     }
     Demo demoRun = null;
     try {
-      Config config;
+      Supplier<Config> source;
       if (demo) {
         demoRun = Demo.start();
-        config = SettingsReader.loadConfigOver(configFile, demoRun.config());
+        Config demoConfig = demoRun.config();
+        Optional<Path> file = configFile;
+        source = () -> SettingsReader.loadConfigOver(file, demoConfig);
       } else {
-        config = SettingsReader.loadConfig(configFile);
+        Optional<Path> file = configFile;
+        source = () -> SettingsReader.loadConfig(file);
       }
+      Config config = source.get();
       SluiceSettings settings = SettingsReader.read(config);
       // a SIGTERM runs the node's graceful stop through Pekko's coordinated shutdown (its own
       // JVM hook); so does the cluster downing this node
-      SluiceNode node = SluiceNode.start(settings, config);
+      SluiceNode node = SluiceNode.start(settings, config, source);
+      reloadOnHangup(node);
       if (demoRun != null) {
         Demo stopWithNode = demoRun;
         node.system().getWhenTerminated().thenRun(stopWithNode::close);
@@ -103,6 +113,19 @@ public final class Main {
       System.err.println("sluice could not start: " + e.getMessage());
       closeQuietly(demoRun);
       return 1;
+    }
+  }
+
+  /**
+   * SIGHUP reloads the configuration (the JVM would otherwise stop on it). The handler only
+   * starts the reload, which runs on the node's reload thread and logs what it did.
+   */
+  static void reloadOnHangup(SluiceNode node) {
+    try {
+      Signal.handle(new Signal("HUP"), signal -> node.reload("SIGHUP"));
+    } catch (IllegalArgumentException e) {
+      // no SIGHUP here (-Xrs, or a platform without it): POST /reload still works
+      System.err.println("sluice: SIGHUP cannot be caught here (" + e.getMessage() + "); reload with POST /reload");
     }
   }
 

@@ -11,7 +11,12 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -22,6 +27,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.sharding.ShardRegion;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery;
@@ -46,6 +52,10 @@ import sluice.node.pcap.PcapIngress;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.BackendSettings;
+import sluice.node.settings.ConfigEdits;
+import sluice.node.settings.SettingsDiff;
+import sluice.node.settings.SettingsException;
+import sluice.node.settings.SettingsReader;
 import sluice.node.settings.ConnectionSettings;
 import sluice.node.settings.PoolSettings;
 import sluice.node.settings.SluiceSettings;
@@ -53,6 +63,7 @@ import sluice.node.settings.TcpSettings;
 import sluice.node.tcp.TcpBackendActor;
 import sluice.node.tcp.TcpListener;
 import sluice.protocol.LeaseProtocol;
+import sluice.protocol.PoolEdits;
 
 /**
  * A running dispatcher node: its data plane (Netty event loops and the HTTP listener), its
@@ -63,10 +74,10 @@ import sluice.protocol.LeaseProtocol;
 public final class SluiceNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SluiceNode.class);
 
-  /** What the node's guardian takes: the request to stop the pools' actors before the system stops. */
-  sealed interface GuardianCommand extends org.apache.pekko.actor.NoSerializationVerificationNeeded {}
+  /** What the node's guardian takes: the request to stop the pools' actors before the system stops, and a reload's steps. */
+  interface GuardianCommand extends org.apache.pekko.actor.NoSerializationVerificationNeeded {}
 
-  private record StopPools(CompletableFuture<Void> done) implements GuardianCommand {}
+  record StopPools(CompletableFuture<Void> done) implements GuardianCommand {}
 
   /** One pool's actors on one event loop: L7 back-end actors, or for a TCP pool L4 ones. */
   record PoolOnLoop(String pool, ActorRef<QueueActor.Command> queue, List<ActorRef<BackendActor.Command>> backends,
@@ -76,10 +87,24 @@ public final class SluiceNode implements AutoCloseable {
     }
   }
 
+  /** What the guardian starts from. */
+  record Start(SluiceSettings settings, EventLoops loops, Map<String, InetSocketAddress> addresses,
+      ConnectionGate gate, Map<String, ConnectionGate> tcpGates) {}
+
+  /**
+   * What the node runs: its settings, the configuration they were read from (empty when it was
+   * started from settings alone) and its pools' actors, loop-major, pools in the order of the
+   * settings, back-ends in the order of their pool. Replaced whole by a reload.
+   */
+  record Running(SluiceSettings settings, Optional<Config> config, List<PoolOnLoop> actors) {
+    List<String> poolNames() {
+      return List.copyOf(settings.pools().keySet());
+    }
+  }
+
   private final EventLoops loops;
   private final ActorSystem<GuardianCommand> system;
-  private final List<PoolOnLoop> actors;
-  private final List<String> poolNames;
+  private final AtomicReference<Running> running;
   private final HttpListener listener;
   private final List<TcpListener> tcpListeners;
   private final List<PcapIngress> pcapIngresses;
@@ -87,45 +112,74 @@ public final class SluiceNode implements AutoCloseable {
   private final ConnectionGate gate;
   private final int loopCount;
   private final NodeMetrics metrics;
-  /** The limit algorithm of every back-end, by id, in configuration order. */
-  private final Map<String, String> algorithms = new LinkedHashMap<>();
+  /** Where a reload reads the configuration again (the file, under -D overrides); empty: nothing to reload. */
+  private final Optional<Supplier<Config>> configSource;
+  /** Reloads run here, one at a time, off Pekko's and the event loops' threads. */
+  private final ExecutorService reloads = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "sluice-reload");
+    t.setDaemon(true);
+    // made on first use, maybe from the SIGHUP handler's thread, which has no context class loader:
+    // the configuration library needs one to read reference.conf
+    t.setContextClassLoader(SluiceNode.class.getClassLoader());
+    return t;
+  });
+  /** The exchange guard in force: a reload never lowers it below what requests already waiting were given. */
+  private Duration exchangeGuard;
   private volatile ServerBinding admin;
   private volatile boolean draining;
 
-  private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, List<PoolOnLoop> actors, List<String> poolNames,
+  private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, AtomicReference<Running> running,
       HttpListener listener, List<TcpListener> tcpListeners, List<PcapIngress> pcapIngresses, String nodeId,
-      ConnectionGate gate, SluiceSettings settings) {
+      ConnectionGate gate, Optional<Supplier<Config>> configSource, Duration exchangeGuard) {
     this.loops = loops;
     this.pcapIngresses = pcapIngresses;
     this.system = system;
-    this.actors = actors;
-    this.poolNames = poolNames;
+    this.running = running;
     this.listener = listener;
     this.tcpListeners = tcpListeners;
     this.nodeId = nodeId;
     this.gate = gate;
     this.loopCount = loops.size();
+    this.configSource = configSource;
+    this.exchangeGuard = exchangeGuard;
+    this.metrics = new NodeMetrics(metricsLayout(running.get().settings()), this::metricsSample);
+  }
+
+  /** The pools and back-ends /metrics shows; a TCP pool's back-end actors are not asked yet: its queue is, its back-ends are not. */
+  private static List<NodeMetrics.Layout> metricsLayout(SluiceSettings settings) {
     List<NodeMetrics.Layout> layout = new ArrayList<>();
-    Set<String> tcpPools = settings.tcp().stream().map(TcpSettings::pool).collect(Collectors.toSet());
+    Set<String> tcpPools = settings.tcpPools();
     for (PoolSettings pool : settings.pools().values()) {
-      // a TCP pool's back-end actors are not asked yet: its queue is in /metrics, its back-ends are not
       layout.add(new NodeMetrics.Layout(pool.name(), tcpPools.contains(pool.name()) ? List.of()
           : pool.backends().stream().map(BackendSettings::id).toList()));
     }
-    this.metrics = new NodeMetrics(layout, this::metricsSample);
-    for (BackendSettings backend : settings.allBackends()) {
-      algorithms.put(backend.id(), backend.limit().algorithm());
-    }
+    return layout;
   }
 
   /**
-   * Starts a node and waits until it listens.
+   * Starts a node and waits until it listens. It cannot reload: it has no file to read again.
    *
    * @param settings   validated settings
    * @param userConfig the user's whole configuration (its pekko.* keys are honoured)
    */
   public static SluiceNode start(SluiceSettings settings, Config userConfig) {
-    Map<String, InetSocketAddress> addresses = resolve(settings);
+    return start(settings, userConfig, Optional.empty());
+  }
+
+  /**
+   * Starts a node that reloads from {@code configSource} (on SIGHUP, {@code POST /reload}): it
+   * is read again and validated as at start-up, and what changed applies.
+   *
+   * @param userConfig   the configuration {@code settings} were read from
+   * @param configSource reads the configuration again (the file, under the same overrides)
+   */
+  public static SluiceNode start(SluiceSettings settings, Config userConfig, Supplier<Config> configSource) {
+    return start(settings, userConfig, Optional.of(configSource));
+  }
+
+  private static SluiceNode start(SluiceSettings settings, Config userConfig,
+      Optional<Supplier<Config>> configSource) {
+    Map<String, InetSocketAddress> addresses = resolve(settings.allBackends());
     for (TcpSettings tcp : settings.tcp()) {
       if (tcp.isPcap()) {
         PcapIngress.check(tcp, poolAddresses(settings, tcp.pool(), addresses)); // before anything starts
@@ -143,9 +197,17 @@ public final class SluiceNode implements AutoCloseable {
     Map<String, ConnectionGate> tcpGates = new LinkedHashMap<>();
     settings.tcpPools().forEach(pool -> tcpGates.put(pool, new ConnectionGate()));
     CompletableFuture<List<PoolOnLoop>> started = new CompletableFuture<>();
+    AtomicReference<Running> running = new AtomicReference<>();
     ActorSystem<GuardianCommand> system;
     try {
-      system = ActorSystem.create(guardian(settings, loops, addresses, gate, tcpGates, started), "sluice", config);
+      Start start = new Start(settings, loops, addresses, gate, tcpGates);
+      AtomicReference<ActorSystem<?>> systemRef = new AtomicReference<>();
+      system = ActorSystem.create(NodeGuardian.create(start, () -> {
+        Running now = running.get();
+        return now == null ? CompletableFuture.completedFuture(List.of())
+            : status(systemRef.get(), now.poolNames(), now.actors(), Duration.ofSeconds(5));
+      }, started), "sluice", config);
+      systemRef.set(system);
     } catch (RuntimeException e) {
       loops.close();
       throw e;
@@ -154,16 +216,12 @@ public final class SluiceNode implements AutoCloseable {
     List<PcapIngress> pcapIngresses = new ArrayList<>();
     try {
       List<PoolOnLoop> actors = started.get(30, TimeUnit.SECONDS);
-      List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop = new ArrayList<>();
-      for (int i = 0; i < loops.size(); i++) {
-        queuesPerLoop.add(new LinkedHashMap<>());
-      }
-      int perLoop = settings.pools().size();
-      for (int i = 0; i < actors.size(); i++) {
-        queuesPerLoop.get(i / perLoop).put(actors.get(i).pool(), actors.get(i).queue());
-      }
+      Optional<Config> runningConfig = configSource.isPresent() ? Optional.of(userConfig) : Optional.empty();
+      running.set(new Running(settings, runningConfig, actors));
+      List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop = queuesPerLoop(actors, loops.size());
+      Duration guard = exchangeGuard(settings);
       HttpListener listener = HttpListener.bind(loops, settings.http(), settings.routes(), settings.defaultPool(),
-          queuesPerLoop, gate, exchangeGuard(settings), retryAfter(settings));
+          queuesPerLoop, gate, guard, retryAfter(settings));
       for (TcpSettings tcp : settings.tcp()) {
         List<ActorRef<QueueActor.Command>> queues = queuesPerLoop.stream().map(q -> q.get(tcp.pool())).toList();
         if (tcp.isPcap()) {
@@ -174,10 +232,11 @@ public final class SluiceNode implements AutoCloseable {
         }
       }
       String nodeId = Cluster.get(system).selfMember().address().hostPort();
-      SluiceNode node = new SluiceNode(loops, system, actors, List.copyOf(settings.pools().keySet()), listener,
-          List.copyOf(tcpListeners), List.copyOf(pcapIngresses), nodeId, gate, settings);
+      SluiceNode node = new SluiceNode(loops, system, running, listener, List.copyOf(tcpListeners),
+          List.copyOf(pcapIngresses), nodeId, gate, configSource, guard);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
+      system.systemActorOf(PoolEditor.create(node.editorView()), "pool-editor", Props.empty());
       node.admin = AdminServer.bind(system, settings.admin(), node.adminView()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
       node.registerShutdown(settings.drainTimeout());
@@ -202,15 +261,28 @@ public final class SluiceNode implements AutoCloseable {
     }
   }
 
+  /** For each loop, every pool's queue on it, by pool name. */
+  private static List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop(List<PoolOnLoop> actors, int loops) {
+    List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop = new ArrayList<>();
+    for (int i = 0; i < loops; i++) {
+      queuesPerLoop.add(new LinkedHashMap<>());
+    }
+    int perLoop = actors.size() / loops;
+    for (int i = 0; i < actors.size(); i++) {
+      queuesPerLoop.get(i / perLoop).put(actors.get(i).pool(), actors.get(i).queue());
+    }
+    return queuesPerLoop;
+  }
+
   private static List<InetSocketAddress> poolAddresses(SluiceSettings settings, String pool,
       Map<String, InetSocketAddress> addresses) {
     return settings.pools().get(pool).backends().stream().map(b -> addresses.get(b.id())).toList();
   }
 
-  /** Back-end addresses are resolved once, at start, off the event loops. */
-  private static Map<String, InetSocketAddress> resolve(SluiceSettings settings) {
+  /** Back-end addresses are resolved once, at start (and for a back-end a reload adds), off the event loops. */
+  private static Map<String, InetSocketAddress> resolve(List<BackendSettings> backends) {
     Map<String, InetSocketAddress> addresses = new LinkedHashMap<>();
-    for (BackendSettings backend : settings.allBackends()) {
+    for (BackendSettings backend : backends) {
       InetSocketAddress address = new InetSocketAddress(backend.host(), backend.port());
       if (address.isUnresolved()) {
         throw new IllegalStateException("back-end " + backend.id() + ": cannot resolve host '" + backend.host() + "'");
@@ -218,120 +290,6 @@ public final class SluiceNode implements AutoCloseable {
       addresses.put(backend.id(), address);
     }
     return addresses;
-  }
-
-  private static Behavior<GuardianCommand> guardian(SluiceSettings settings, EventLoops loops,
-      Map<String, InetSocketAddress> addresses, ConnectionGate gate, Map<String, ConnectionGate> tcpGates,
-      CompletableFuture<List<PoolOnLoop>> started) {
-    return Behaviors.<GuardianCommand>setup(context -> {
-      Cluster cluster = Cluster.get(context.getSystem());
-      if (settings.cluster().seedNodes().isEmpty()) {
-        cluster.manager().tell(Join.create(cluster.selfMember().address()));
-      }
-      BackendEntity.initSharding(context.getSystem(), settings.controllerWindow(), settings.cluster().leaseTime());
-      String nodeId = cluster.selfMember().address().hostPort();
-      List<PoolOnLoop> actors = new ArrayList<>();
-      for (int loop = 0; loop < loops.size(); loop++) {
-        // each loop's back-end actors are their own lease holders and sample sources
-        String holder = loops.size() == 1 ? nodeId : nodeId + "/" + loop;
-        for (PoolSettings pool : settings.pools().values()) {
-          ConnectionGate tcpGate = tcpGates.get(pool.name());
-          actors.add(tcpGate != null
-              ? spawnTcpPool(context, settings, pool, loop, loops, addresses, tcpGate, holder)
-              : spawnPool(context, settings, pool, loop, loops, addresses, gate, holder));
-        }
-      }
-      List<ActorRef<?>> others = new ArrayList<>();
-      if (!settings.statusInterval().isZero()) {
-        List<String> names = List.copyOf(settings.pools().keySet());
-        others.add(context.spawn(
-            StatusReporter.create(() -> status(context.getSystem(), names, actors, Duration.ofSeconds(5)),
-                settings.statusInterval()), "status"));
-      }
-      started.complete(List.copyOf(actors));
-      return Behaviors.receive(GuardianCommand.class)
-          .onMessage(StopPools.class, stop -> {
-            others.forEach(context::stop); // the status line asks the pools: it goes first
-            return stopping(context, actors, stop.done());
-          })
-          .build();
-    });
-  }
-
-  /** Stops every queue and back-end actor (each answers what it holds) and waits for them. */
-  private static Behavior<GuardianCommand> stopping(ActorContext<GuardianCommand> context, List<PoolOnLoop> actors,
-      CompletableFuture<Void> done) {
-    List<ActorRef<?>> all = new ArrayList<>();
-    for (PoolOnLoop p : actors) {
-      all.add(p.queue());
-      all.addAll(p.backends());
-      all.addAll(p.tcpBackends());
-    }
-    int[] left = {all.size()};
-    for (ActorRef<?> ref : all) {
-      context.watch(ref);
-      context.stop(ref);
-    }
-    if (left[0] == 0) {
-      done.complete(null);
-    }
-    return Behaviors.receive(GuardianCommand.class)
-        .onSignal(org.apache.pekko.actor.typed.Terminated.class, terminated -> {
-          if (--left[0] == 0) {
-            done.complete(null);
-          }
-          return Behaviors.same();
-        })
-        .build();
-  }
-
-  private static PoolOnLoop spawnPool(ActorContext<GuardianCommand> context, SluiceSettings settings, PoolSettings pool,
-      int loop, EventLoops loops, Map<String, InetSocketAddress> addresses, ConnectionGate gate, String nodeId) {
-    Props onLoop = Props.empty().withDispatcherFromConfig(loops.dispatcherId(loop));
-    String suffix = pool.name() + "-" + loop;
-    ActorRef<QueueActor.Command> queue = context.spawn(
-        Behaviors.supervise(QueueActor.create(pool.name(), pool.backends().size(), pool.queue(), pool.balance(), gate, suffix,
-            settings.reportInterval())).onFailure(SupervisorStrategy.restart()),
-        "queue-" + suffix, onLoop);
-    ClusterSharding sharding = ClusterSharding.get(context.getSystem());
-    ConnectionSettings connections = pool.connections();
-    CharSequence loadHeader = pool.loadHeader().filter(h -> !h.isEmpty()).orElse(null);
-    List<ActorRef<BackendActor.Command>> backends = new ArrayList<>();
-    int index = 0;
-    for (BackendSettings backend : pool.backends()) {
-      backends.add(context.spawn(
-          Behaviors.supervise(BackendActor.create(backend, connections, loadHeader, nodeId, queue,
-              sharding.entityRefFor(BackendEntity.TYPE_KEY, backend.id()), loops.loop(loop), loops.channelType(),
-              addresses.get(backend.id()), settings.reportInterval(), settings.statusInterval()))
-              .onFailure(SupervisorStrategy.restart()),
-          "backend-" + suffix + "-" + index++, onLoop));
-    }
-    return new PoolOnLoop(pool.name(), queue, List.copyOf(backends));
-  }
-
-  /** A TCP pool on one loop: its queue (gating its own listeners) and an L4 actor per back-end. */
-  private static PoolOnLoop spawnTcpPool(ActorContext<GuardianCommand> context, SluiceSettings settings,
-      PoolSettings pool, int loop, EventLoops loops, Map<String, InetSocketAddress> addresses, ConnectionGate gate,
-      String nodeId) {
-    Props onLoop = Props.empty().withDispatcherFromConfig(loops.dispatcherId(loop));
-    String suffix = pool.name() + "-" + loop;
-    ActorRef<QueueActor.Command> queue = context.spawn(
-        // clients wait while every back-end is down: the next one waiting is the back-end actor's probe
-        Behaviors.supervise(QueueActor.createWaitingWhileAllDown(pool.name(), pool.queue(), pool.balance(), gate,
-            suffix, settings.reportInterval())).onFailure(SupervisorStrategy.restart()),
-        "queue-" + suffix, onLoop);
-    ClusterSharding sharding = ClusterSharding.get(context.getSystem());
-    List<ActorRef<TcpBackendActor.Command>> backends = new ArrayList<>();
-    int index = 0;
-    for (BackendSettings backend : pool.backends()) {
-      backends.add(context.spawn(
-          Behaviors.supervise(TcpBackendActor.create(backend, pool.connections(), nodeId, queue,
-              sharding.entityRefFor(BackendEntity.TYPE_KEY, backend.id()), loops.loop(loop), loops.channelType(),
-              addresses.get(backend.id()), settings.reportInterval(), settings.statusInterval()))
-              .onFailure(SupervisorStrategy.restart()),
-          "tcp-backend-" + suffix + "-" + index++, onLoop));
-    }
-    return new PoolOnLoop(pool.name(), queue, List.of(), List.copyOf(backends));
   }
 
   /**
@@ -390,12 +348,13 @@ public final class SluiceNode implements AutoCloseable {
 
   /** A pool's queue on event loop 0 (for tests). */
   ActorRef<QueueActor.Command> queue(String pool) {
-    return actors.stream().filter(p -> p.pool().equals(pool)).findFirst().orElseThrow().queue();
+    return running.get().actors().stream().filter(p -> p.pool().equals(pool)).findFirst().orElseThrow().queue();
   }
 
   /** The status of every pool, in configuration order. */
   public CompletionStage<List<PoolStatus>> status() {
-    return status(system, poolNames, actors, Duration.ofSeconds(5));
+    Running now = running.get();
+    return status(system, now.poolNames(), now.actors(), Duration.ofSeconds(5));
   }
 
   static CompletionStage<List<PoolStatus>> status(ActorSystem<?> system, List<String> poolNames,
@@ -495,6 +454,8 @@ public final class SluiceNode implements AutoCloseable {
    */
   private CompletionStage<NodeMetrics.Sample> metricsSample() {
     Duration timeout = Duration.ofSeconds(5);
+    Running now = running.get();
+    List<PoolOnLoop> actors = now.actors();
     List<CompletableFuture<QueueActor.QueueStatus>> queues = new ArrayList<>();
     List<List<CompletableFuture<BackendActor.Metrics>>> backends = new ArrayList<>();
     for (PoolOnLoop p : actors) {
@@ -509,7 +470,7 @@ public final class SluiceNode implements AutoCloseable {
     }
     List<CompletableFuture<?>> all = new ArrayList<>(queues);
     backends.forEach(all::addAll);
-    int perLoop = poolNames.size();
+    int perLoop = now.settings().pools().size();
     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(done -> {
       List<NodeMetrics.PoolSample> pools = new ArrayList<>();
       for (int p = 0; p < perLoop; p++) {
@@ -668,7 +629,7 @@ public final class SluiceNode implements AutoCloseable {
 
       @Override
       public String algorithm(String backendId) {
-        return algorithms.getOrDefault(backendId, "");
+        return backend(backendId).map(b -> b.limit().algorithm()).orElse("");
       }
 
       @Override
@@ -678,7 +639,7 @@ public final class SluiceNode implements AutoCloseable {
 
       @Override
       public boolean knowsBackend(String backendId) {
-        return algorithms.containsKey(backendId);
+        return backend(backendId).isPresent();
       }
 
       @Override
@@ -692,7 +653,277 @@ public final class SluiceNode implements AutoCloseable {
         return ClusterSharding.get(system).entityRefFor(BackendEntity.TYPE_KEY, backendId)
             .ask(replyTo -> new LeaseProtocol.SetDrain(backendId, drained, by, replyTo), Duration.ofSeconds(3));
       }
+
+      @Override
+      public CompletionStage<ReloadResult> reload(String by) {
+        return node.reload(by + " on node " + nodeId);
+      }
+
+      @Override
+      public CompletionStage<AdminServer.ClusterEdit> editPool(String pool, String backend, boolean add, String by) {
+        return node.editEverywhere(pool, backend, add, by + " on node " + nodeId);
+      }
     };
+  }
+
+  // ---- reload --------------------------------------------------------------------------
+
+  /**
+   * Reads the configuration again (the file, under the same -D overrides) and applies what
+   * changed, as {@link SettingsDiff} describes; a configuration with any problem is refused with
+   * the messages of start-up and the node runs on as before. One at a time; each change is
+   * logged once at INFO, each key that cannot change without a restart at WARN.
+   *
+   * @param by what asked, for the log: {@code SIGHUP}, the admin call
+   */
+  public CompletionStage<ReloadResult> reload(String by) {
+    return onReloadThread(by, () -> {
+      if (configSource.isEmpty()) {
+        return refused(by, List.of("this node was started without a configuration file: there is nothing to read"
+            + " again"));
+      }
+      Config config;
+      try {
+        config = configSource.get().get();
+      } catch (SettingsException e) {
+        return refused(by, e.problems());
+      }
+      return apply(config, by);
+    });
+  }
+
+  /**
+   * Adds a back-end to a pool of the running configuration (as if the file listed it last in
+   * the pool's {@code backends}) and applies it as a reload would; it lasts until the next
+   * reload, which applies the file as written.
+   */
+  public CompletionStage<ReloadResult> addBackend(String pool, String address, String by) {
+    return edit(pool, by, config -> ConfigEdits.addBackend(config, pool, address));
+  }
+
+  /** Removes a back-end from a pool of the running configuration; see {@link #addBackend}. */
+  public CompletionStage<ReloadResult> removeBackend(String pool, String backendId, String by) {
+    return edit(pool, by, config -> ConfigEdits.removeBackend(config, pool, backendId));
+  }
+
+  /**
+   * Adds ({@code add}) or removes a back-end of a pool on every node of the cluster: each node's
+   * {@link PoolEditor} (found through the receptionist) applies it to its own running
+   * configuration and answers; a node that does not answer within 10 s, or an Up member whose
+   * editor the receptionist does not know (yet), is named in the answer.
+   */
+  public CompletionStage<AdminServer.ClusterEdit> editEverywhere(String pool, String backend, boolean add, String by) {
+    Duration timeout = Duration.ofSeconds(10);
+    CompletableFuture<Set<ActorRef<PoolEdits.Command>>> found = new CompletableFuture<>();
+    findEditors(System.nanoTime() + Duration.ofSeconds(3).toNanos(), found);
+    return found.thenCompose(editors -> {
+      List<CompletableFuture<AdminServer.NodeEdit>> answers = new ArrayList<>();
+      for (ActorRef<PoolEdits.Command> editor : editors) {
+        String node = nodeOf(editor);
+        answers.add(AskPattern.<PoolEdits.Command, PoolEdits.PoolEdited>ask(editor,
+                replyTo -> new PoolEdits.EditPool(pool, backend, add, by, replyTo), timeout, system.scheduler())
+            .thenApply(e -> new AdminServer.NodeEdit(e.node(), e.applied(), e.changes(), e.problems()))
+            .exceptionally(e -> new AdminServer.NodeEdit(node, false, List.of(),
+                List.of("did not answer within " + timeout.toSeconds() + " s; the change may or may not have"
+                    + " been applied there")))
+            .toCompletableFuture());
+      }
+      List<String> unreached = unreached(editors);
+      return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new))
+          .thenApply(done -> new AdminServer.ClusterEdit(answers.stream().map(CompletableFuture::join)
+              .sorted(java.util.Comparator.comparing(AdminServer.NodeEdit::node)).toList(), unreached));
+    });
+  }
+
+  /**
+   * Every node's editor as the receptionist lists them, asked again every 100 ms until the list
+   * covers every Up member or the deadline (a node that just joined is listed within a gossip or two).
+   */
+  private void findEditors(long deadline, CompletableFuture<Set<ActorRef<PoolEdits.Command>>> found) {
+    AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+            replyTo -> Receptionist.find(PoolEditor.KEY, replyTo), Duration.ofSeconds(3), system.scheduler())
+        .whenComplete((listing, failure) -> {
+          Set<ActorRef<PoolEdits.Command>> editors = failure == null
+              ? listing.getServiceInstances(PoolEditor.KEY) : Set.of();
+          if (unreached(editors).isEmpty() || System.nanoTime() >= deadline) {
+            found.complete(editors);
+          } else {
+            system.scheduler().scheduleOnce(Duration.ofMillis(100), () -> findEditors(deadline, found),
+                system.executionContext());
+          }
+        });
+  }
+
+  private String nodeOf(ActorRef<?> ref) {
+    Address address = ref.path().address();
+    return address.hasGlobalScope() ? address.hostPort() : nodeId;
+  }
+
+  /** The Up members that have no editor among {@code editors}. */
+  private List<String> unreached(Set<ActorRef<PoolEdits.Command>> editors) {
+    Set<String> reached = new java.util.HashSet<>();
+    editors.forEach(e -> reached.add(nodeOf(e)));
+    List<String> unreached = new ArrayList<>();
+    for (Member m : Cluster.get(system).state().getMembers()) {
+      if (m.status() == org.apache.pekko.cluster.MemberStatus.up() && !reached.contains(m.address().hostPort())) {
+        unreached.add(m.address().hostPort());
+      }
+    }
+    return unreached;
+  }
+
+  private PoolEditor.Node editorView() {
+    SluiceNode node = this;
+    return new PoolEditor.Node() {
+      @Override
+      public String nodeId() {
+        return nodeId;
+      }
+
+      @Override
+      public CompletionStage<ReloadResult> addBackend(String pool, String address, String by) {
+        return node.addBackend(pool, address, by);
+      }
+
+      @Override
+      public CompletionStage<ReloadResult> removeBackend(String pool, String backendId, String by) {
+        return node.removeBackend(pool, backendId, by);
+      }
+    };
+  }
+
+  private CompletionStage<ReloadResult> edit(String pool, String by, UnaryOperator<Config> edit) {
+    return onReloadThread(by, () -> {
+      Running now = running.get();
+      if (now.config().isEmpty()) {
+        return refused(by, List.of("this node was started without a configuration file: its back-ends cannot be"
+            + " changed while it runs"));
+      }
+      if (now.settings().tcpPools().contains(pool)) {
+        return refused(by, List.of("sluice.pools." + pool + " serves a TCP listener: its back-ends cannot change"
+            + " without a restart"));
+      }
+      Config edited;
+      try {
+        edited = edit.apply(now.config().get());
+      } catch (SettingsException e) {
+        return refused(by, e.problems());
+      }
+      return apply(edited, by);
+    });
+  }
+
+  private CompletionStage<ReloadResult> onReloadThread(String by, Supplier<ReloadResult> work) {
+    return CompletableFuture.supplyAsync(() -> {
+      if (draining) {
+        return refused(by, List.of("the node is stopping"));
+      }
+      try {
+        return work.get();
+      } catch (RuntimeException e) {
+        log.error("reload ({}) failed: {}", by, e.toString(), e);
+        return refused(by, List.of("the reload failed (a bug): " + e));
+      }
+    }, reloads);
+  }
+
+  private static ReloadResult refused(String by, List<String> problems) {
+    // as start-up prints them: Invalid configuration (2 problems):\n  key: message ...
+    log.warn("reload ({}) refused; the node runs on as before. {}", by, new SettingsException(problems).getMessage());
+    return ReloadResult.refused(problems);
+  }
+
+  /** Applies {@code config}: on the reload thread only. */
+  private ReloadResult apply(Config config, String by) {
+    Running now = running.get();
+    SluiceSettings next;
+    try {
+      next = SettingsReader.read(config);
+    } catch (SettingsException e) {
+      return refused(by, e.problems());
+    }
+    SettingsDiff diff = SettingsDiff.between(now.settings(), next);
+    if (!diff.problems().isEmpty()) {
+      return refused(by, diff.problems());
+    }
+    List<String> kept = new ArrayList<>(diff.kept());
+    if (now.config().isPresent() && !pekkoPart(now.config().get()).equals(pekkoPart(config))) {
+      kept.add("pekko.* settings cannot change without a restart; kept as they run");
+    }
+    SluiceSettings effective = diff.effective();
+    List<BackendSettings> added = new ArrayList<>();
+    diff.addedPools().forEach(p -> added.addAll(p.backends()));
+    diff.changedPools().forEach(c -> added.addAll(c.added()));
+    Map<String, InetSocketAddress> addresses;
+    try {
+      addresses = resolve(added);
+    } catch (IllegalStateException e) {
+      return refused(by, List.of(e.getMessage()));
+    }
+    kept.forEach(k -> log.warn("reload ({}): {}", by, k));
+    if (diff.isEmpty()) {
+      running.set(new Running(now.settings(), Optional.of(config), now.actors()));
+      log.info("reload ({}): nothing to change", by);
+      return new ReloadResult(true, List.of(), kept, List.of(), List.of());
+    }
+    // the entities first: a back-end actor's next demand then carries the spec its entity runs
+    List<BackendSettings> specs = new ArrayList<>(diff.newSpecs());
+    specs.addAll(added);
+    List<String> warnings = tellSpecs(specs, by);
+    NodeGuardian.Spawned spawned;
+    try {
+      CompletableFuture<NodeGuardian.Spawned> done = new CompletableFuture<>();
+      system.tell(new NodeGuardian.Spawn(effective, diff, addresses, done));
+      spawned = done.get(10, TimeUnit.SECONDS);
+      Duration guard = exchangeGuard(effective);
+      exchangeGuard = guard.compareTo(exchangeGuard) > 0 ? guard : exchangeGuard;
+      listener.reconfigure(effective.http(), effective.routes(), effective.defaultPool(),
+          queuesPerLoop(spawned.layout(), loopCount), exchangeGuard, retryAfter(effective)).get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("applying the reload: " + e, e);
+    }
+    running.set(new Running(effective, Optional.of(config), spawned.layout()));
+    // no route leads to what was removed any more: it may go, once what it holds is done
+    system.tell(new NodeGuardian.RetireRemoved(spawned, effective.http().bodyDeadline().plusSeconds(1)));
+    diff.changes().forEach(c -> log.info("reload ({}): {}", by, c));
+    return new ReloadResult(true, diff.changes(), kept, List.of(), warnings);
+  }
+
+  private static Optional<com.typesafe.config.ConfigValue> pekkoPart(Config config) {
+    return config.hasPath("pekko") ? Optional.of(config.getValue("pekko")) : Optional.empty();
+  }
+
+  /**
+   * Tells each back-end's entity its limit spec (a new one, or that of a back-end just added,
+   * whose entity may run already with another); waits up to 3 s for each. What did not answer
+   * is a warning: the spec may not apply until the next reload.
+   */
+  private List<String> tellSpecs(List<BackendSettings> backends, String by) {
+    ClusterSharding sharding = ClusterSharding.get(system);
+    String who = "reload (" + by + ") on node " + nodeId;
+    Map<String, CompletableFuture<LeaseProtocol.Leases>> asked = new LinkedHashMap<>();
+    for (BackendSettings b : backends) {
+      asked.put(b.id(), sharding.entityRefFor(BackendEntity.TYPE_KEY, b.id())
+          .<LeaseProtocol.Leases>ask(replyTo -> new LeaseProtocol.SetSpec(b.id(), b.limit(), who, replyTo),
+              Duration.ofSeconds(3))
+          .toCompletableFuture());
+    }
+    List<String> warnings = new ArrayList<>();
+    asked.forEach((id, answer) -> {
+      try {
+        answer.get(5, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        String warning = "back-end " + id + ": its entity did not answer the new limit spec within 3 s; it may"
+            + " still run the old one (see /status, reload again)";
+        log.warn("reload ({}): {}", by, warning);
+        warnings.add(warning);
+      }
+    });
+    return warnings;
+  }
+
+  private Optional<BackendSettings> backend(String backendId) {
+    return running.get().settings().allBackends().stream().filter(b -> b.id().equals(backendId)).findFirst();
   }
 
   /** The ids of the back-ends whose entity (limit, leases, controller) runs on this node now. */
@@ -720,7 +951,7 @@ public final class SluiceNode implements AutoCloseable {
     }
     ClusterSharding sharding = ClusterSharding.get(system);
     List<CompletableFuture<AdminServer.EntityView>> entities = new ArrayList<>();
-    for (String id : algorithms.keySet()) {
+    for (String id : running.get().settings().allBackends().stream().map(BackendSettings::id).toList()) {
       entities.add(sharding.entityRefFor(BackendEntity.TYPE_KEY, id)
           .<LeaseProtocol.Leases>ask(replyTo -> new LeaseProtocol.GetLeases(id, replyTo), Duration.ofSeconds(3))
           .thenApply(l -> new AdminServer.EntityView(id, Optional.of(l), ""))
@@ -748,6 +979,7 @@ public final class SluiceNode implements AutoCloseable {
     }
     loops.close();
     metrics.close();
+    reloads.shutdown();
   }
 
   /**

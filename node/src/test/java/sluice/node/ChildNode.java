@@ -16,11 +16,13 @@ final class ChildNode implements AutoCloseable {
   private final Process process;
   private final Path log;
   private final int httpPort;
+  private final Path configFile;
 
-  private ChildNode(Process process, Path log, int httpPort) {
+  private ChildNode(Process process, Path log, int httpPort, Path configFile) {
     this.process = process;
     this.log = log;
     this.httpPort = httpPort;
+    this.configFile = configFile;
   }
 
   /** Starts {@code Main --config file} with the given JVM options and waits until it listens. */
@@ -40,7 +42,7 @@ final class ChildNode implements AutoCloseable {
     command.add("--config");
     command.add(file.toString());
     Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    ChildNode child = new ChildNode(process, log, port);
+    ChildNode child = new ChildNode(process, log, port, file);
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (!child.output().contains("sluice listening on")) {
       if (!process.isAlive() || System.nanoTime() > deadline) {
@@ -58,6 +60,23 @@ final class ChildNode implements AutoCloseable {
 
   long pid() {
     return process.pid();
+  }
+
+  /** The file the node runs (and reloads) from. */
+  Path configFile() {
+    return configFile;
+  }
+
+  boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** Sends the node's process a signal ({@code HUP}, {@code TERM}) with kill(1). */
+  void signal(String name) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-s", name, Long.toString(process.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IllegalStateException("kill -s " + name + " " + process.pid() + " failed");
+    }
   }
 
   String output() throws IOException {

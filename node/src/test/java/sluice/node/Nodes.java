@@ -1,10 +1,14 @@
 package sluice.node;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Predicate;
-
+import java.util.function.Supplier;
+import sluice.node.settings.SettingsReader;
 import sluice.node.settings.SluiceSettings;
 
 /** Starting nodes for tests, and waiting on their status. */
@@ -32,6 +36,41 @@ final class Nodes {
       }
     }
     return node;
+  }
+
+  /**
+   * Starts a node from a configuration file as {@code --config} does (with the tests' Pekko
+   * settings over it), able to reload it, and waits until it is ready to serve.
+   */
+  static SluiceNode startFrom(Path file) {
+    Supplier<Config> source = () -> ConfigFactory.parseResources("application-test.conf")
+        .withFallback(SettingsReader.loadConfig(Optional.of(file)));
+    Config config = source.get();
+    SluiceSettings settings = SettingsReader.read(config);
+    SluiceNode node = SluiceNode.start(settings, config, source);
+    try {
+      awaitReady(node, settings);
+    } catch (AssertionError e) {
+      node.close();
+      throw e;
+    }
+    return node;
+  }
+
+  /** Waits until every back-end of {@code settings} has its limit, its slots and its pre-opened connection. */
+  static void awaitReady(SluiceNode node, SluiceSettings settings) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!ready(node, settings)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("node not ready in 30 s: " + statuses(node));
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
   }
 
   private static boolean ready(SluiceNode node, SluiceSettings settings) {

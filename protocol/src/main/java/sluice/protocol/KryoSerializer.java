@@ -65,6 +65,9 @@ public final class KryoSerializer extends JSerializer {
     kryo.register(LeaseProtocol.Leases.class, new LeasesSerializer(), 29);
     kryo.register(LeaseProtocol.SetPin.class, 31);
     kryo.register(LeaseProtocol.SetDrain.class, 32);
+    kryo.register(LeaseProtocol.SetSpec.class, 33);
+    kryo.register(PoolEdits.EditPool.class, 34);
+    kryo.register(PoolEdits.PoolEdited.class, new PoolEditedSerializer(), 35);
   }
 
   private Kryo newKryo() {
@@ -192,6 +195,36 @@ public final class KryoSerializer extends JSerializer {
       boolean drained = input.readBoolean();
       return new LeaseProtocol.Leases(backendId, epoch, limit, learning, algorithm, lastReason, ago, nodes, pinned,
           drained);
+    }
+  }
+
+  /** Written by hand: its lists are immutable, which Kryo cannot rebuild. */
+  private static final class PoolEditedSerializer extends Serializer<PoolEdits.PoolEdited> {
+    @Override
+    public void write(Kryo kryo, Output output, PoolEdits.PoolEdited edited) {
+      output.writeString(edited.node());
+      output.writeBoolean(edited.applied());
+      writeStrings(output, edited.changes());
+      writeStrings(output, edited.problems());
+    }
+
+    @Override
+    public PoolEdits.PoolEdited read(Kryo kryo, Input input, Class<? extends PoolEdits.PoolEdited> type) {
+      return new PoolEdits.PoolEdited(input.readString(), input.readBoolean(), readStrings(input), readStrings(input));
+    }
+
+    private static void writeStrings(Output output, List<String> strings) {
+      output.writeVarInt(strings.size(), true);
+      strings.forEach(output::writeString);
+    }
+
+    private static List<String> readStrings(Input input) {
+      int size = input.readVarInt(true);
+      List<String> out = new ArrayList<>(size);
+      for (int i = 0; i < size; i++) {
+        out.add(input.readString());
+      }
+      return out;
     }
   }
 

@@ -29,7 +29,7 @@ public final class LeaseProtocol {
 
   /** Sent to the back-end entity. */
   public sealed interface Command extends KryoMessage permits Demand, Release, SampleBatch, GetStatus, GetLeases,
-      LimitDecision, SetPin, SetDrain {}
+      LimitDecision, SetPin, SetDrain, SetSpec {}
 
   /**
    * A node's periodic report for one back-end: also a lease renewal. {@code replyTo}
@@ -174,6 +174,17 @@ public final class LeaseProtocol {
    */
   public record SetDrain(String backendId, boolean drained, String by, ActorRef<Leases> replyTo)
       implements Command {}
+
+  /**
+   * A node's configuration was reloaded with a new limit spec for the back-end: the entity runs
+   * {@code spec} from now on (a new controller, starting from the current limit within the new
+   * bounds) instead of the spec it took from the first demand. The entity answers with its book,
+   * as for {@link GetLeases}. Demands that still carry another spec (nodes not yet reloaded) do
+   * not change it back.
+   *
+   * @param by what asked, for the entity's log (the reload, the node it ran on)
+   */
+  public record SetSpec(String backendId, LimitSpec spec, String by, ActorRef<Leases> replyTo) implements Command {}
 
   /**
    * One member's share: {@code granted} slots (the sum of its pools' grants) and

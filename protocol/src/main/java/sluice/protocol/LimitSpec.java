@@ -21,6 +21,16 @@ public record LimitSpec(String algorithm, int min, int max, int initial, Map<Str
     params = Map.copyOf(new TreeMap<>(params));
   }
 
+  /** As an operator reads it in a log: {@code fixed value=8}, {@code gradient min=1 max=40 initial=8 buffer=0.5}. */
+  public String describe() {
+    StringBuilder out = new StringBuilder(algorithm);
+    if (!(algorithm.equals("fixed") && min == max && max == initial)) {
+      out.append(" min=").append(min).append(" max=").append(max).append(" initial=").append(initial);
+    }
+    params.forEach((k, v) -> out.append(' ').append(k).append('=').append(v));
+    return out.toString();
+  }
+
   public static LimitSpec fixed(int value) {
     return new LimitSpec("fixed", value, value, value, Map.of("value", Integer.toString(value)));
   }

@@ -114,6 +114,34 @@ class KryoSerializerTest {
   }
 
   @Test
+  void setSpecCarriesTheSpecAndAWorkingReplyAddress() {
+    TestProbe<LeaseProtocol.Leases> probe = testKit.createTestProbe();
+    var spec = new LimitSpec("gradient", 2, 40, 8, Map.of("buffer", "0.5", "jitter", "10"));
+    var set = new LeaseProtocol.SetSpec("127.0.0.1:9001", spec, "reload on node sluice@127.0.0.1:2552", probe.ref());
+    var back = (LeaseProtocol.SetSpec) roundTrip(set);
+    assertEquals(set, back);
+    var leases = new LeaseProtocol.Leases("b", 1L, 8, false, "gradient", "new spec", 0L, List.of());
+    back.replyTo().tell(leases);
+    assertEquals(leases, probe.receiveMessage());
+  }
+
+  @Test
+  void poolEditsRoundTripAndTheReplyAddressWorks() {
+    TestProbe<PoolEdits.PoolEdited> probe = testKit.createTestProbe();
+    var edit = new PoolEdits.EditPool("web", "127.0.0.1:9003", true, "admin call POST /pools/web/add", probe.ref());
+    var back = (PoolEdits.EditPool) roundTrip(edit);
+    assertEquals(edit, back);
+    var remove = new PoolEdits.EditPool("web", "127.0.0.1:9003", false, "remove", probe.ref());
+    assertEquals(remove, roundTrip(remove));
+    var done = new PoolEdits.PoolEdited("127.0.0.1:2552", true, List.of("sluice.pools.web: back-end added"), List.of());
+    assertEquals(done, roundTrip(done));
+    var refused = new PoolEdits.PoolEdited("127.0.0.1:2553", false, List.of(), List.of("one", "two"));
+    assertEquals(refused, roundTrip(refused));
+    back.replyTo().tell(done);
+    assertEquals(done, probe.receiveMessage());
+  }
+
+  @Test
   void lease() {
     var lease = new LeaseProtocol.Lease("127.0.0.1:9001", Long.MAX_VALUE, 3, 24, 12,
         Long.MIN_VALUE + 17, 2_000_000_000L, "fixed: initial");

@@ -25,6 +25,7 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.node.PoolStatus;
+import sluice.node.ReloadResult;
 import sluice.node.settings.AdminSettings;
 import sluice.protocol.LeaseProtocol;
 
@@ -38,6 +39,12 @@ import sluice.protocol.LeaseProtocol;
  * {@code POST /backends/{id}/undrain} ({@code {id}} as in /status, e.g. {@code 127.0.0.1:9001},
  * URL-encoded or not). With a token configured every request but /ready and /live must carry
  * {@code Authorization: Bearer <token>}.
+ *
+ * <p>And the calls that change what the node runs ({@link #reloadRoutes}): {@code POST /reload}
+ * reads the configuration file again and applies what changed, {@code POST
+ * /pools/{pool}/add?backend=host:port} and {@code POST /pools/{pool}/remove?backend=host:port}
+ * add or remove one back-end of the running configuration; each answers what changed (200) or
+ * the problems that refused it (400), as JSON.
  */
 public final class AdminServer extends AllDirectives {
   private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
@@ -78,7 +85,24 @@ public final class AdminServer extends AllDirectives {
 
     /** Drains the back-end or returns it; completes with the entity's book. */
     CompletionStage<LeaseProtocol.Leases> drain(String backendId, boolean drained, String by);
+
+    // reload, and back-ends added or removed while the node runs
+
+    /** Reads the configuration file again and applies what changed; never fails (a refusal is a result). */
+    CompletionStage<ReloadResult> reload(String by);
+
+    /** Adds ({@code add}) or removes a back-end ("host:port") of a pool on every node; never fails. */
+    CompletionStage<ClusterEdit> editPool(String pool, String backend, boolean add, String by);
   }
+
+  /** What one node did with an operator's change to a pool's back-ends. */
+  public record NodeEdit(String node, boolean applied, List<String> changes, List<String> problems) {}
+
+  /**
+   * What the nodes did with it, and the Up members that could not be asked (their editor is not
+   * known to the receptionist yet).
+   */
+  public record ClusterEdit(List<NodeEdit> nodes, List<String> unreached) {}
 
   /** A cluster member as this node sees it. */
   public record Member(String address, String status, boolean self) {}
@@ -120,7 +144,93 @@ public final class AdminServer extends AllDirectives {
             path("pin", () -> post(() -> parameterOptional("limit", limit -> pin(id, limit)))),
             path("unpin", () -> post(() -> change(id, "unpin", by -> node.pin(id, 0, by)))),
             path("drain", () -> post(() -> change(id, "drain", by -> node.drain(id, true, by)))),
-            path("undrain", () -> post(() -> change(id, "undrain", by -> node.drain(id, false, by)))))))));
+            path("undrain", () -> post(() -> change(id, "undrain", by -> node.drain(id, false, by)))))))),
+        reloadRoutes());
+  }
+
+  // ---- reload, and back-ends added or removed -------------------------------------------------
+
+  /**
+   * {@code POST /reload}, {@code POST /pools/{pool}/add?backend=host:port} and {@code POST
+   * /pools/{pool}/remove?backend=host:port}: 200 with what changed and what was kept, or 400 with
+   * the problems that refused it.
+   */
+  private Route reloadRoutes() {
+    return concat(
+        path("reload", () -> authorized(() -> post(() -> reloadCall(node::reload)))),
+        pathPrefix("pools", () -> pathPrefix(PathMatchers.segment(), pool -> concat(
+            path("add", () -> authorized(() -> post(() -> parameterOptional("backend",
+                address -> editPool(pool, address, true))))),
+            path("remove", () -> authorized(() -> post(() -> parameterOptional("backend",
+                id -> editPool(pool, id, false)))))))));
+  }
+
+  private Route reloadCall(Function<String, CompletionStage<ReloadResult>> call) {
+    return calledBy(by -> onSuccess(call.apply(by), result -> complete(HttpResponse.create()
+        .withStatus(result.applied() ? StatusCodes.OK : StatusCodes.BAD_REQUEST)
+        .withEntity(ContentTypes.APPLICATION_JSON, reloadJson(result)))));
+  }
+
+  /**
+   * 200 when every node applied it, 400 when none did (the problems are each node's, usually
+   * the same), 503 when some did and some did not or could not be asked.
+   */
+  private Route editPool(String pool, Optional<String> backend, boolean add) {
+    if (backend.isEmpty() || backend.get().isBlank()) {
+      return error(StatusCodes.BAD_REQUEST, "backend is required: POST /pools/{pool}/" + (add ? "add" : "remove")
+          + "?backend=host:port");
+    }
+    return calledBy(by -> onSuccess(node.editPool(pool, backend.get(), add, by), edit -> {
+      long applied = edit.nodes().stream().filter(NodeEdit::applied).count();
+      StatusCode status = applied == edit.nodes().size() && edit.unreached().isEmpty() && applied > 0 ? StatusCodes.OK
+          : applied == 0 ? StatusCodes.BAD_REQUEST : StatusCodes.SERVICE_UNAVAILABLE;
+      return complete(HttpResponse.create().withStatus(status)
+          .withEntity(ContentTypes.APPLICATION_JSON, editJson(edit)));
+    }));
+  }
+
+  /** The inner route, given who called: the call, its client and (added by the node) the node it came to. */
+  private Route calledBy(Function<String, Route> inner) {
+    return extractClientIP(client -> extractUri(uri -> {
+      String from = client.getAddress().map(a -> a.getHostAddress()).orElse("an unknown client");
+      return inner.apply("admin call POST " + uri.path() + uri.rawQueryString().map(q -> "?" + q).orElse("")
+          + " from " + from);
+    }));
+  }
+
+  static String editJson(ClusterEdit edit) {
+    StringBuilder out = new StringBuilder(256)
+        .append("{\"applied\":").append(!edit.nodes().isEmpty() && edit.unreached().isEmpty()
+            && edit.nodes().stream().allMatch(NodeEdit::applied))
+        .append(",\"nodes\":[");
+    for (int i = 0; i < edit.nodes().size(); i++) {
+      NodeEdit n = edit.nodes().get(i);
+      out.append(i > 0 ? "," : "").append("{\"node\":").append(quote(n.node()))
+          .append(",\"applied\":").append(n.applied());
+      list(out, "changes", n.changes());
+      list(out, "problems", n.problems());
+      out.append('}');
+    }
+    out.append(']');
+    list(out, "unreached", edit.unreached());
+    return out.append("}\n").toString();
+  }
+
+  static String reloadJson(ReloadResult r) {
+    StringBuilder out = new StringBuilder(256).append("{\"applied\":").append(r.applied());
+    list(out, "changes", r.changes());
+    list(out, "kept", r.kept());
+    list(out, "warnings", r.warnings());
+    list(out, "problems", r.problems());
+    return out.append("}\n").toString();
+  }
+
+  private static void list(StringBuilder out, String name, List<String> items) {
+    out.append(",\"").append(name).append("\":[");
+    for (int i = 0; i < items.size(); i++) {
+      out.append(i > 0 ? "," : "").append(quote(items.get(i)));
+    }
+    out.append(']');
   }
 
   private Route pin(String id, Optional<String> limitText) {

@@ -51,6 +51,14 @@ import sluice.protocol.LeaseProtocol.Lease;
  * connection carries at most one request; busy + pending (connections opening for a request)
  * never exceed the usable slots when a request is taken. Every request taken ends here in
  * exactly one of: served, 502, 504, aborted by its client; or goes back to the queue unsent.
+ *
+ * <p>A reload may change it while it runs: {@link Reconfigure} gives new settings (the limit
+ * spec goes out with the next demand; timeouts apply at once; buffering and the load header to
+ * connections opened from then on). {@link Retire} (its back-end or pool was removed) makes it
+ * leave its queue: it takes nothing new (what the queue sent on the way goes back unsent), lets
+ * what is in flight finish, closes each connection as it goes idle, and stops once none is
+ * left, giving its slots back. Its latest settings and whether it retires live in a
+ * {@link Current} that its factory reads too, so that a restart after a bug keeps them.
  */
 public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
 
@@ -61,6 +69,30 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   public sealed interface Command extends NoSerializationVerificationNeeded {}
 
   public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+  /** A reload changed the back-end (its limit spec) or its pool's connections or load header. */
+  public record Reconfigure(BackendSettings backend, ConnectionSettings settings, CharSequence loadHeader)
+      implements Command {}
+
+  /** A reload removed the back-end or its pool: finish what is in flight, then stop. */
+  public enum Retire implements Command { INSTANCE }
+
+  /**
+   * The actor's latest settings, outside it so that a restart after a bug starts from them (and
+   * a retiring actor goes on retiring). Touched on the actor's thread only.
+   */
+  public static final class Current {
+    BackendSettings backend;
+    ConnectionSettings settings;
+    CharSequence loadHeader;
+    boolean retiring;
+
+    public Current(BackendSettings backend, ConnectionSettings settings, CharSequence loadHeader) {
+      this.backend = backend;
+      this.settings = settings;
+      this.loadHeader = loadHeader;
+    }
+  }
 
   /** This node's view of the back-end, on this loop. */
   public record Status(String id, boolean up, int limit, int granted, int inFlight, int connections, long served,
@@ -93,8 +125,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
 
   private enum Tick implements Command { REPORT, TIMEOUTS, IDLE, STATUS, RETRY_CONNECT }
 
-  private final BackendSettings backend;
-  private final ConnectionSettings settings;
+  private final Current current;
+  private BackendSettings backend;
+  private ConnectionSettings settings;
   private final String nodeId;
   private final QueueLink queue;
   private final EntityRef<LeaseProtocol.Command> entity;
@@ -102,8 +135,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private final TimerScheduler<Command> timers;
   private final Bootstrap bootstrap;
   private final InetSocketAddress address;
-  private final long bufferUpTo;
-  private final CharSequence loadHeader;
+  private long bufferUpTo;
+  private CharSequence loadHeader;
   private final BackendConnection.Events events;
   private final LeaseState lease = new LeaseState(System::nanoTime);
   private final BackendSamples samples;
@@ -126,6 +159,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
    * work but is not the back-end's fault). The queue refuses work while all of a pool's are false.
    */
   private boolean up = true;
+  /** Leaving the pool (a reload removed it): nothing new, stops once no connection is left. */
+  private boolean retiring;
   private long downSinceNanos;
   private int failedConnects;
   private boolean retryScheduled;
@@ -139,20 +174,21 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   private final LatencyBuckets responseTimes = new LatencyBuckets();
   private final LatencyBuckets queueWaits = new LatencyBuckets();
 
-  private BackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
-      ConnectionSettings settings, CharSequence loadHeader, String nodeId, ActorRef<QueueActor.Command> queue,
+  private BackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, Current current,
+      String nodeId, ActorRef<QueueActor.Command> queue,
       EntityRef<LeaseProtocol.Command> entity, EventLoop loop, Class<? extends Channel> channelType,
       InetSocketAddress address, Duration reportInterval, Duration statusInterval) {
     super(context);
     context.setLoggerName(BackendActor.class);
-    this.backend = backend;
-    this.settings = settings;
+    this.current = current;
+    this.backend = current.backend;
+    this.settings = current.settings;
     this.nodeId = nodeId;
     this.entity = entity;
     this.timers = timers;
     this.address = address;
     this.bufferUpTo = settings.bufferResponsesUpTo();
-    this.loadHeader = loadHeader;
+    this.loadHeader = current.loadHeader;
     this.samples = new BackendSamples(backend.id(), System.nanoTime());
     this.queue = new QueueLink(queue, context.messageAdapter(QueueActor.ToBackend.class, FromQueue::new),
         backend.id());
@@ -189,13 +225,21 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
             settings.connectTimeout().toMillis()));
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
+    startSweeps();
+    timers.startTimerWithFixedDelay(Tick.STATUS, statusInterval.isZero() ? Duration.ofSeconds(1) : statusInterval);
+    sendDemand();
+    if (current.retiring) {
+      context.getSelf().tell(Retire.INSTANCE); // restarted while it retired: it goes on retiring
+    } else {
+      tellCapacity(true);
+    }
+  }
+
+  private void startSweeps() {
     timers.startTimerWithFixedDelay(Tick.TIMEOUTS,
         SweepPeriod.of(settings.responseTimeout(), 10, Duration.ofMillis(10), Duration.ofMillis(500)));
     timers.startTimerWithFixedDelay(Tick.IDLE,
         SweepPeriod.of(settings.idleTimeout(), 4, Duration.ofMillis(50), Duration.ofSeconds(1)));
-    timers.startTimerWithFixedDelay(Tick.STATUS, statusInterval.isZero() ? Duration.ofSeconds(1) : statusInterval);
-    sendDemand();
-    tellCapacity(true);
   }
 
   /**
@@ -207,8 +251,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       CharSequence loadHeader, String nodeId, ActorRef<QueueActor.Command> queue,
       EntityRef<LeaseProtocol.Command> entity, EventLoop loop, Class<? extends Channel> channelType,
       InetSocketAddress address, Duration reportInterval, Duration statusInterval) {
-    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new BackendActor(context, timers, backend,
-        settings, loadHeader, nodeId, queue, entity, loop, channelType, address, reportInterval, statusInterval)));
+    Current current = new Current(backend, settings, loadHeader);
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new BackendActor(context, timers, current,
+        nodeId, queue, entity, loop, channelType, address, reportInterval, statusInterval)));
   }
 
   @Override
@@ -227,6 +272,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         .onMessageEquals(Tick.RETRY_CONNECT, this::onRetryConnect)
         .onMessage(GetStatus.class, this::onGetStatus)
         .onMessage(GetMetrics.class, this::onGetMetrics)
+        .onMessage(Reconfigure.class, this::onReconfigure)
+        .onMessageEquals(Retire.INSTANCE, this::onRetire)
         .onSignal(PreRestart.class, signal -> stopConnections("the back-end's actor restarted after an internal error"))
         .onSignal(PostStop.class, signal -> {
           stopConnections("the node is stopping");
@@ -245,12 +292,16 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     } else if (message.message() instanceof QueueActor.Backlog backlog) {
       onBacklog(backlog);
     }
-    return this;
+    return next();
   }
 
   private void onAssign(QueueActor.Assign assign) {
     queue.assigned(assign);
     Exchange e = (Exchange) assign.work();
+    if (retiring) {
+      queue.giveBack(e); // sent before the queue heard this actor leave: another back-end takes it
+      return;
+    }
     if (e.abandoned() || !take(e)) {
       tellCapacity(true); // first the lower capacity, so that the item does not come straight back
       queue.giveBack(e);
@@ -296,6 +347,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   private void onBacklog(QueueActor.Backlog message) {
+    if (retiring) {
+      return;
+    }
     backlog = queue.backlog(message);
     if (backlog > 0 && up && !demandPending && lease.granted() < lease.limit()) {
       demandPending = true; // work waits and the limit has room: ask the entity now
@@ -347,7 +401,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     }
     closeIdleAboveGrant();
     tellCapacity(false);
-    return this;
+    return next();
   }
 
   private Behavior<Command> onConnectFailed(ConnectFailed event) {
@@ -364,7 +418,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       // 503 if none of the pool's back-ends is up
       queue.giveBack(e);
     }
-    return this;
+    return next();
   }
 
   private void markDown(Throwable cause) {
@@ -389,7 +443,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
 
   private Behavior<Command> onRetryConnect() {
     retryScheduled = false;
-    if (!up) {
+    if (!up && !retiring) {
       if (lease.usable() > 0 && connections.size() < lease.usable()) {
         open(null); // a probe: if it connects, the back-end is up again
       } else {
@@ -429,7 +483,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       makeIdle(c);
     }
     tellCapacity(false);
-    return this;
+    return next();
   }
 
   private void recordReportedLoad(CharSequence value) {
@@ -454,7 +508,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         openPreOpened();
       }
       tellCapacity(true);
-      return this;
+      return next();
     }
     if (was == BackendConnection.State.CONNECTING) {
       // up and down before its Connected was handled: as a failed connect
@@ -464,7 +518,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         queue.giveBack(e);
       }
       tellCapacity(true);
-      return this;
+      return next();
     }
     Exchange e = c.takeExchange();
     remove(c);
@@ -475,7 +529,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
     }
     openPreOpened(); // replace it, if it was one of the pre-opened
     tellCapacity(true);
-    return this;
+    return next();
   }
 
   /** The connection under {@code e} closed before its response ended. */
@@ -531,7 +585,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
           + millis + " ms", false);
     }
     tellCapacity(true);
-    return this;
+    return next();
   }
 
   private Behavior<Command> onIdleTick() {
@@ -553,13 +607,16 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         }
       }
     }
-    return this;
+    return next();
   }
 
   private void makeIdle(BackendConnection c) {
     c.state = BackendConnection.State.IDLE;
     c.idleSinceNanos = System.nanoTime();
     idle.addLast(c);
+    if (retiring) {
+      retire(c, false); // leaving the pool: a connection that goes idle closes
+    }
   }
 
   /**
@@ -617,10 +674,68 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
   }
 
   private void openPreOpened() {
+    if (retiring) {
+      return;
+    }
     int target = Math.min(settings.preOpen(), lease.usable());
     while (up && connections.size() < target) {
       open(null);
     }
+  }
+
+  // ---- a reload -----------------------------------------------------------------------
+
+  private Behavior<Command> onReconfigure(Reconfigure r) {
+    if (!r.backend().id().equals(backend.id())) {
+      throw new IllegalArgumentException("backend " + backend.id() + ": reconfigured as " + r.backend().id());
+    }
+    boolean specChanged = !r.backend().limit().equals(backend.limit());
+    boolean sweepsChanged = !r.settings().responseTimeout().equals(settings.responseTimeout())
+        || !r.settings().idleTimeout().equals(settings.idleTimeout());
+    current.backend = r.backend();
+    current.settings = r.settings();
+    current.loadHeader = r.loadHeader();
+    backend = r.backend();
+    settings = r.settings();
+    loadHeader = r.loadHeader();
+    bufferUpTo = settings.bufferResponsesUpTo();
+    bootstrap.option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+        settings.connectTimeout().toMillis()));
+    if (sweepsChanged) {
+      startSweeps();
+    }
+    if (specChanged) {
+      sendDemand(); // the entity hears the new spec now, not at the next report
+    }
+    openPreOpened();
+    closeIdleAboveGrant();
+    tellCapacity(true);
+    return next();
+  }
+
+  private Behavior<Command> onRetire() {
+    if (!retiring) {
+      retiring = true;
+      current.retiring = true;
+      backlog = 0;
+      queue.leave();
+      getContext().getLog().debug("backend {}: leaving its pool: {} in flight finish, {} connections close",
+          backend.id(), busy + pending, connections.size());
+      for (BackendConnection c : List.copyOf(idle)) {
+        retire(c, false);
+      }
+      sendDemand(); // wants only what is in flight now
+    }
+    return next();
+  }
+
+  /** This actor, or stopped once a retiring actor has no connection left (its slots go back in PostStop). */
+  private Behavior<Command> next() {
+    if (retiring && connections.isEmpty()) {
+      getContext().getLog().debug("backend {}: left its pool; no connection left", backend.id());
+      return Behaviors.stopped();
+    }
+    return this;
   }
 
   // ---- lease and reports --------------------------------------------------------------
@@ -638,7 +753,7 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       openPreOpened();
       tellCapacity(false);
     }
-    return this;
+    return next();
   }
 
   /**
@@ -669,6 +784,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
 
   /** Tells the queue what this actor can take now, when that differs from what it believes. */
   private void tellCapacity(boolean force) {
+    if (retiring) {
+      return; // it left the queue
+    }
     int slots = lease.usable();
     int free = up ? Math.max(0, slots - busy - pending - closing) : 0;
     queue.tellCapacity(force, free, busy + pending, slots, up);

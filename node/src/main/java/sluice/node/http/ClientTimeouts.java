@@ -21,11 +21,19 @@ final class ClientTimeouts {
 
   /** A list of connections with one timeout, oldest first. */
   final class Timeouts {
-    private final long timeoutNanos;
+    private long timeoutNanos;
     private ClientConnection first;
     private ClientConnection last;
 
     Timeouts(Duration timeout) {
+      this.timeoutNanos = timeout.toNanos();
+    }
+
+    /**
+     * A reload: every member now has this timeout. They joined in order, so the list stays
+     * ordered by when each is due.
+     */
+    void setTimeout(Duration timeout) {
       this.timeoutNanos = timeout.toNanos();
     }
 
@@ -92,6 +100,8 @@ final class ClientTimeouts {
   /** The node is stopping: responses close their connection, idle ones are closed. */
   boolean draining;
   private ScheduledFuture<?> sweep;
+  private EventLoop loop;
+  private long sweepEveryNanos;
 
   /**
    * @param exchangeGuard the longest an exchange may wait for the start of its response
@@ -108,8 +118,26 @@ final class ClientTimeouts {
   }
 
   void start(EventLoop loop, Duration every) {
-    long nanos = every.toNanos();
-    sweep = loop.scheduleAtFixedRate(this::sweep, nanos, nanos, TimeUnit.NANOSECONDS);
+    this.loop = loop;
+    this.sweepEveryNanos = every.toNanos();
+    sweep = loop.scheduleAtFixedRate(this::sweep, sweepEveryNanos, sweepEveryNanos, TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * A reload changed the client timeouts: they apply to every connection on this loop at the
+   * next sweep, counted from when each joined its list. Call on the loop's thread.
+   */
+  void retime(Duration idleTimeout, Duration headDeadline, Duration bodyDeadline, Duration exchangeGuard,
+      Duration every) {
+    idle.setTimeout(idleTimeout);
+    stalled.setTimeout(idleTimeout);
+    heads.setTimeout(headDeadline);
+    bodies.setTimeout(bodyDeadline);
+    exchanges.setTimeout(exchangeGuard);
+    if (sweep != null && every.toNanos() != sweepEveryNanos && !sweep.isCancelled()) {
+      sweep.cancel(false);
+      start(loop, every);
+    }
   }
 
   void stop() {

@@ -12,6 +12,8 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
@@ -27,21 +29,41 @@ import sluice.node.settings.RouteSettings;
  * The client-facing HTTP listener: accepts connections on the data plane's event loops
  * (or closes them at once while the {@link ConnectionGate} says a queue is too long) and
  * gives each a pipeline of a {@link RequestDecoder} and a {@link ClientConnection} that sends its requests to the pools' queues of its own loop.
+ *
+ * <p>A reload ({@link #reconfigure}) replaces each loop's routes and client timeouts on that
+ * loop's thread, between two events, so no request sees half of a change; the request limits,
+ * body buffering and Retry-After apply to connections accepted from then on (read once per
+ * connection, from {@link #setup}).
  */
 public final class HttpListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpListener.class);
+
+  /** What each new client connection starts with; replaced whole by a reload. */
+  private record Setup(RequestParser.Limits limits, int bufferRequestsUpTo, String retryAfterSeconds) {
+    static Setup of(HttpSettings http, Duration retryAfter) {
+      return new Setup(new RequestParser.Limits(http.maxUriLength(), http.maxHeaderNameLength(),
+          http.maxHeaderValueLength(), http.maxHeaderCount(), http.maxBodySize()), http.bufferRequestsUpTo(),
+          Long.toString(Math.max(1, (retryAfter.toMillis() + 999) / 1000)));
+    }
+  }
 
   private final Channel serverChannel;
   private final List<ClientTimeouts> timeouts;
   private final List<EventLoop> loops;
   private final LongAdder openConnections;
+  private final List<Router> routers;
+  private final List<ResponseBuffers> buffers;
+  private final AtomicReference<Setup> setup;
 
   private HttpListener(Channel serverChannel, List<ClientTimeouts> timeouts, List<EventLoop> loops,
-      LongAdder openConnections) {
+      LongAdder openConnections, List<Router> routers, List<ResponseBuffers> buffers, AtomicReference<Setup> setup) {
     this.serverChannel = serverChannel;
     this.timeouts = timeouts;
     this.loops = loops;
     this.openConnections = openConnections;
+    this.routers = routers;
+    this.buffers = buffers;
+    this.setup = setup;
   }
 
   /**
@@ -54,26 +76,30 @@ public final class HttpListener implements AutoCloseable {
   public static HttpListener bind(EventLoops loops, HttpSettings http, List<RouteSettings> routes,
       Optional<String> defaultPool, List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop,
       ConnectionGate gate, Duration exchangeGuard, Duration retryAfter) throws InterruptedException {
-    RequestParser.Limits limits = new RequestParser.Limits(http.maxUriLength(), http.maxHeaderNameLength(),
-        http.maxHeaderValueLength(), http.maxHeaderCount(), http.maxBodySize());
-    String retryAfterSeconds = Long.toString(Math.max(1, (retryAfter.toMillis() + 999) / 1000));
-    Duration sweepEvery = SweepPeriod.of(min(min(http.headDeadline(), http.bodyDeadline()), http.idleTimeout()), 10,
-        Duration.ofMillis(10), Duration.ofMillis(250));
+    // written by a reload, read once per accepted connection (never per request)
+    AtomicReference<Setup> setup = new AtomicReference<>(Setup.of(http, retryAfter));
+    Duration sweepEvery = sweepEvery(http);
     Map<EventLoop, Router> routers = new IdentityHashMap<>();
     Map<EventLoop, ClientTimeouts> timeoutsByLoop = new IdentityHashMap<>();
     Map<EventLoop, ResponseBuffers> buffersByLoop = new IdentityHashMap<>();
     long responseShare = http.responseBufferTotal() / loops.size(); // each loop its own counter: no atomics
     List<ClientTimeouts> allTimeouts = new java.util.ArrayList<>();
     List<EventLoop> allLoops = new java.util.ArrayList<>();
+    List<Router> allRouters = new java.util.ArrayList<>();
+    List<ResponseBuffers> allBuffers = new java.util.ArrayList<>();
     LongAdder open = new LongAdder();
     ChannelFutureListener closed = future -> open.decrement();
     for (int i = 0; i < loops.size(); i++) {
       EventLoop loop = loops.loop(i);
       allLoops.add(loop);
-      routers.put(loop, new Router(routes, queuesPerLoop.get(i), defaultPool));
+      Router router = new Router(routes, queuesPerLoop.get(i), defaultPool);
+      routers.put(loop, router);
+      allRouters.add(router);
       ClientTimeouts t = new ClientTimeouts(http.idleTimeout(), http.headDeadline(), http.bodyDeadline(),
           exchangeGuard);
-      buffersByLoop.put(loop, new ResponseBuffers(responseShare));
+      ResponseBuffers b = new ResponseBuffers(responseShare);
+      buffersByLoop.put(loop, b);
+      allBuffers.add(b);
       t.start(loop, sweepEvery);
       timeoutsByLoop.put(loop, t);
       allTimeouts.add(t);
@@ -96,13 +122,55 @@ public final class HttpListener implements AutoCloseable {
             open.increment();
             ch.closeFuture().addListener(closed);
             EventLoop loop = ch.eventLoop();
-            ch.pipeline().addLast(new RequestDecoder(limits),
+            Setup now = setup.get();
+            ch.pipeline().addLast(new RequestDecoder(now.limits()),
                 new ClientConnection(routers.get(loop), timeoutsByLoop.get(loop), buffersByLoop.get(loop),
-                    http.bufferRequestsUpTo(), retryAfterSeconds));
+                    now.bufferRequestsUpTo(), now.retryAfterSeconds()));
           }
         });
     Channel channel = bootstrap.bind(new InetSocketAddress(http.host(), http.port())).sync().channel();
-    return new HttpListener(channel, List.copyOf(allTimeouts), List.copyOf(allLoops), open);
+    return new HttpListener(channel, List.copyOf(allTimeouts), List.copyOf(allLoops), open, List.copyOf(allRouters),
+        List.copyOf(allBuffers), setup);
+  }
+
+  private static Duration sweepEvery(HttpSettings http) {
+    return SweepPeriod.of(min(min(http.headDeadline(), http.bodyDeadline()), http.idleTimeout()), 10,
+        Duration.ofMillis(10), Duration.ofMillis(250));
+  }
+
+  /**
+   * A reload: each loop takes the new routes (to its own queues), client timeouts and response
+   * buffer share on its own thread; connections accepted from then on take the new limits, body
+   * buffering and Retry-After. Completes once every loop has.
+   *
+   * @param queuesPerLoop for each loop, every pool's queue actor on that loop, by pool name
+   */
+  public CompletableFuture<Void> reconfigure(HttpSettings http, List<RouteSettings> routes,
+      Optional<String> defaultPool, List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop,
+      Duration exchangeGuard, Duration retryAfter) {
+    setup.set(Setup.of(http, retryAfter));
+    Duration every = sweepEvery(http);
+    long share = http.responseBufferTotal() / loops.size();
+    List<CompletableFuture<Void>> done = new java.util.ArrayList<>();
+    for (int i = 0; i < loops.size(); i++) {
+      Router router = routers.get(i);
+      ClientTimeouts t = timeouts.get(i);
+      ResponseBuffers b = buffers.get(i);
+      Map<String, ActorRef<QueueActor.Command>> queues = Map.copyOf(queuesPerLoop.get(i));
+      CompletableFuture<Void> applied = new CompletableFuture<>();
+      loops.get(i).execute(() -> {
+        try {
+          router.replace(routes, queues, defaultPool);
+          t.retime(http.idleTimeout(), http.headDeadline(), http.bodyDeadline(), exchangeGuard, every);
+          b.setShare(share);
+          applied.complete(null);
+        } catch (RuntimeException e) {
+          applied.completeExceptionally(e);
+        }
+      });
+      done.add(applied);
+    }
+    return CompletableFuture.allOf(done.toArray(CompletableFuture[]::new));
   }
 
   /** Client connections open now (for /metrics). */

@@ -13,10 +13,15 @@ package sluice.node.http;
  * client connections.
  */
 final class ResponseBuffers {
-  private final long share;
+  private long share;
   private long held;
 
   ResponseBuffers(long share) {
+    this.share = share;
+  }
+
+  /** A reload changed {@code response-buffer-total}; on the loop's thread. What is held stays held. */
+  void setShare(long share) {
     this.share = share;
   }
 

@@ -9,20 +9,34 @@ import sluice.node.settings.RouteSettings;
 
 /**
  * Picks a request's pool queue on one event loop: the first route that matches, else the
- * default pool, else none (404). Built once per loop; read only.
+ * default pool, else none (404). One per loop; its table is replaced whole by a reload
+ * ({@link #replace}), on the loop's own thread only, so a request sees the old table or the new,
+ * never a mix, with no lock and no volatile read.
  */
 final class Router {
-  private final List<RouteSettings> routes;
-  private final List<ActorRef<QueueActor.Command>> routeQueues;
-  private final ActorRef<QueueActor.Command> defaultQueue;
+  /** The routes with their queues on this loop, immutable. */
+  private record Table(List<RouteSettings> routes, List<ActorRef<QueueActor.Command>> routeQueues,
+      ActorRef<QueueActor.Command> defaultQueue) {}
+
+  private Table table;
 
   /**
    * @param queues this loop's queue of every pool, by pool name
    */
   Router(List<RouteSettings> routes, Map<String, ActorRef<QueueActor.Command>> queues, Optional<String> defaultPool) {
-    this.routes = List.copyOf(routes);
-    this.routeQueues = routes.stream().map(route -> queues.get(route.pool())).toList();
-    this.defaultQueue = defaultPool.map(queues::get).orElse(null);
+    this.table = table(routes, queues, defaultPool);
+  }
+
+  /** A reload: from now on requests on this loop go by these routes. Call on the router's loop. */
+  void replace(List<RouteSettings> routes, Map<String, ActorRef<QueueActor.Command>> queues,
+      Optional<String> defaultPool) {
+    this.table = table(routes, queues, defaultPool);
+  }
+
+  private static Table table(List<RouteSettings> routes, Map<String, ActorRef<QueueActor.Command>> queues,
+      Optional<String> defaultPool) {
+    return new Table(List.copyOf(routes), routes.stream().map(route -> queues.get(route.pool())).toList(),
+        defaultPool.map(queues::get).orElse(null));
   }
 
   /**
@@ -31,16 +45,17 @@ final class Router {
    * @return the pool's queue, or null when nothing matches
    */
   ActorRef<QueueActor.Command> route(String hostField, String target) {
-    if (routeQueues.isEmpty()) {
-      return defaultQueue;
+    Table t = table;
+    if (t.routeQueues.isEmpty()) {
+      return t.defaultQueue;
     }
     String host = RequestTarget.hostOnly(hostField);
     String path = RequestTarget.path(target);
-    for (int i = 0; i < routeQueues.size(); i++) {
-      if (routes.get(i).matches(host, path)) {
-        return routeQueues.get(i);
+    for (int i = 0; i < t.routeQueues.size(); i++) {
+      if (t.routes.get(i).matches(host, path)) {
+        return t.routeQueues.get(i);
       }
     }
-    return defaultQueue;
+    return t.defaultQueue;
   }
 }

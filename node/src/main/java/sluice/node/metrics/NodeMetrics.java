@@ -2,6 +2,7 @@ package sluice.node.metrics;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -14,6 +15,7 @@ import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.prometheus.metrics.model.snapshots.Unit;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
@@ -30,7 +32,9 @@ import java.util.function.ToDoubleFunction;
  *
  * <p>State: the sample being scraped. A scrape takes a sample (asks, off the event loops'
  * critical work: one message per actor), then on the one metrics thread sets it and renders
- * the registry; scrapes are serial there, so each text shows one sample.
+ * the registry; scrapes are serial there, so each text shows one sample. A sample whose pools
+ * or back-ends are not those registered (a reload added or removed some) first replaces the
+ * pools' and back-ends' meters with its own.
  */
 public final class NodeMetrics implements AutoCloseable {
 
@@ -58,6 +62,9 @@ public final class NodeMetrics implements AutoCloseable {
   private final Supplier<CompletionStage<Sample>> source;
   /** Written and read on the metrics thread only (a scrape renders on it). */
   private Sample current;
+  /** The pools and back-ends with meters, and those meters: on the metrics thread only, after construction. */
+  private List<Layout> registered;
+  private final List<Meter> poolMeters = new ArrayList<>();
 
   /**
    * @param layout the pools and back-ends (the sample always has them in this order)
@@ -66,9 +73,7 @@ public final class NodeMetrics implements AutoCloseable {
   public NodeMetrics(List<Layout> layout, Supplier<CompletionStage<Sample>> source) {
     this.source = source;
     this.current = empty(layout);
-    for (int p = 0; p < layout.size(); p++) {
-      registerPool(p, layout.get(p));
-    }
+    register(layout);
     Gauge.builder("sluice.client.connections", this, m -> m.current.clientConnections())
         .description("client connections open on this node").register(registry);
     registry.getPrometheusRegistry().register(new Histograms());
@@ -78,26 +83,46 @@ public final class NodeMetrics implements AutoCloseable {
     gc.bindTo(registry);
   }
 
+  private void register(List<Layout> layout) {
+    registered = List.copyOf(layout);
+    for (int p = 0; p < layout.size(); p++) {
+      registerPool(p, layout.get(p));
+    }
+  }
+
+  /** A reload changed the pools or back-ends: their meters are those of {@code layout} from now on. */
+  private void relayout(List<Layout> layout) {
+    poolMeters.forEach(registry::remove);
+    poolMeters.clear();
+    register(layout);
+  }
+
+  private static List<Layout> layoutOf(Sample sample) {
+    return sample.pools().stream()
+        .map(p -> new Layout(p.pool(), p.backends().stream().map(BackendSample::id).toList())).toList();
+  }
+
   private void registerPool(int p, Layout layout) {
     String pool = layout.pool();
-    Gauge.builder("sluice.pool.queue.length", this, m -> m.pool(p).queueLength())
-        .tag("pool", pool).description("requests waiting in the pool's queue on this node").register(registry);
+    poolMeters.add(Gauge.builder("sluice.pool.queue.length", this, m -> m.pool(p).queueLength())
+        .tag("pool", pool).description("requests waiting in the pool's queue on this node").register(registry));
     rejected(p, pool, "queue_full", PoolSample::rejectedFull);
     rejected(p, pool, "queue_timeout", PoolSample::expired);
     rejected(p, pool, "no_backend_up", PoolSample::noBackendUp);
     rejected(p, pool, "stopping", PoolSample::stopped);
-    FunctionCounter.builder("sluice.pool.refused.connections", this, m -> m.pool(p).refusedConnections())
+    poolMeters.add(FunctionCounter.builder("sluice.pool.refused.connections", this,
+            m -> m.pool(p).refusedConnections())
         .tag("pool", pool).description("client connections refused while the pool's queue was above its threshold")
-        .register(registry);
+        .register(registry));
     for (int b = 0; b < layout.backends().size(); b++) {
       registerBackend(p, b, pool, layout.backends().get(b));
     }
   }
 
   private void rejected(int p, String pool, String reason, ToDoubleFunction<PoolSample> count) {
-    FunctionCounter.builder("sluice.pool.rejected.requests", this, m -> count.applyAsDouble(m.pool(p)))
+    poolMeters.add(FunctionCounter.builder("sluice.pool.rejected.requests", this, m -> count.applyAsDouble(m.pool(p)))
         .tag("pool", pool).tag("reason", reason).description("requests answered 503 by the pool's queue, by reason")
-        .register(registry);
+        .register(registry));
   }
 
   private void registerBackend(int p, int b, String pool, String id) {
@@ -116,14 +141,14 @@ public final class NodeMetrics implements AutoCloseable {
 
   private void gauge(String name, int p, int b, String pool, String id, ToDoubleFunction<BackendSample> value,
       String description) {
-    Gauge.builder(name, this, m -> value.applyAsDouble(m.backend(p, b)))
-        .tag("pool", pool).tag("backend", id).description(description).register(registry);
+    poolMeters.add(Gauge.builder(name, this, m -> value.applyAsDouble(m.backend(p, b)))
+        .tag("pool", pool).tag("backend", id).description(description).register(registry));
   }
 
   private void outcome(int p, int b, String pool, String id, String outcome, ToDoubleFunction<BackendSample> count) {
-    FunctionCounter.builder("sluice.backend.requests", this, m -> count.applyAsDouble(m.backend(p, b)))
+    poolMeters.add(FunctionCounter.builder("sluice.backend.requests", this, m -> count.applyAsDouble(m.backend(p, b)))
         .tag("pool", pool).tag("backend", id).tag("outcome", outcome)
-        .description("requests this node sent to the back-end that ended, by outcome").register(registry);
+        .description("requests this node sent to the back-end that ended, by outcome").register(registry));
   }
 
   private PoolSample pool(int p) {
@@ -137,6 +162,10 @@ public final class NodeMetrics implements AutoCloseable {
   /** Takes a sample and renders it in Prometheus' text format. */
   public CompletionStage<String> scrape() {
     return source.get().thenApplyAsync(sample -> {
+      List<Layout> layout = layoutOf(sample);
+      if (!layout.equals(registered)) {
+        relayout(layout);
+      }
       current = sample;
       return registry.scrape();
     }, thread);

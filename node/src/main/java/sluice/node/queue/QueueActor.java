@@ -47,6 +47,15 @@ import sluice.node.settings.QueueSettings;
  * back-end, or ended by the queue (refused because full or because no back-end is up, timed
  * out, dropped unserved); the counters say
  * which. When the queue stops or restarts, everything waiting is refused.
+ *
+ * <p>A reload may change the pool while it runs: {@link Reconfigure} gives new settings (what
+ * waits stays, a lower {@code max} refuses only new work); a back-end actor that the reload
+ * removed tells {@link Leave} and is sent nothing more (what reaches it on the way it gives
+ * back); a new one joins with its first {@link Capacity}. A removed pool's queue gets
+ * {@link Close} and answers {@link Closed} once nothing has waited in it for the grace given
+ * (new work may still come from client connections that picked the pool before the reload).
+ * The latest settings live in a {@link Current} that the actor's factory reads too, so a
+ * restart after a bug keeps them.
  */
 public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
 
@@ -71,6 +80,33 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   public record Returned(Work work) implements Command {}
 
   public record GetStatus(ActorRef<QueueStatus> replyTo) implements Command {}
+
+  /** A reload changed the pool: its queue settings, balance, or how many back-ends it has. */
+  public record Reconfigure(QueueSettings settings, Balance balance, int poolSize) implements Command {}
+
+  /** A back-end actor leaves the pool (a reload removed it): nothing more is sent to it. */
+  public record Leave(ActorRef<ToBackend> backend, String backendId) implements Command {}
+
+  /** The pool was removed: answer {@link Closed} once nothing has waited for {@code grace}. */
+  public record Close(Duration grace, ActorRef<Closed> replyTo) implements Command {}
+
+  public record Closed(String pool, ActorRef<Command> queue) implements NoSerializationVerificationNeeded {}
+
+  /**
+   * The queue's latest settings, kept outside the actor so that a restart after a bug starts
+   * from them rather than from those it was created with. Touched on the queue's thread only.
+   */
+  public static final class Current {
+    QueueSettings settings;
+    Balance balance;
+    int poolSize;
+
+    public Current(QueueSettings settings, Balance balance, int poolSize) {
+      this.settings = settings;
+      this.balance = balance;
+      this.poolSize = poolSize;
+    }
+  }
 
   private enum Tick implements Command { EXPIRE, REPORT }
 
@@ -112,12 +148,14 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   }
 
   private final String pool;
-  private final QueueSettings settings;
-  private final Balance balance;
+  private final Current current;
+  private QueueSettings settings;
+  private Balance balance;
   private final ConnectionGate gate;
   private final String gateKey;
+  private final TimerScheduler<Command> timers;
   /** How many back-ends the pool has: until all of them told their capacity, they cannot all be down. */
-  private final int poolSize;
+  private int poolSize;
   /** Whether work is refused while every back-end is known down (else it waits, as for a lapsed lease). */
   private final boolean refuseWhileAllDown;
   private final long incarnation = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
@@ -127,6 +165,9 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private boolean overThreshold;
   /** Every back-end of the pool is known down: work is refused, not queued. */
   private boolean noneUp;
+  /** The pool was removed: who waits for {@link Closed}, and since when nothing has waited (0: something waits). */
+  private Close closing;
+  private long emptySinceNanos;
 
   private long accepted;
   private long rejectedFull;
@@ -135,21 +176,26 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private long abandoned;
   private long stoppedWaiting;
 
-  private QueueActor(ActorContext<Command> context, TimerScheduler<Command> timers, String pool, int poolSize,
-      boolean refuseWhileAllDown, QueueSettings settings, Balance balance, ConnectionGate gate, String gateKey,
-      Duration reportInterval) {
+  private QueueActor(ActorContext<Command> context, TimerScheduler<Command> timers, String pool, Current current,
+      boolean refuseWhileAllDown, ConnectionGate gate, String gateKey, Duration reportInterval) {
     super(context);
     context.setLoggerName(QueueActor.class);
     this.pool = pool;
-    this.poolSize = poolSize;
+    this.current = current;
+    this.poolSize = current.poolSize;
     this.refuseWhileAllDown = refuseWhileAllDown;
-    this.settings = settings;
-    this.balance = balance;
+    this.settings = current.settings;
+    this.balance = current.balance;
     this.gate = gate;
     this.gateKey = gateKey;
+    this.timers = timers;
+    startExpireTimer();
+    timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
+  }
+
+  private void startExpireTimer() {
     Duration expireEvery = SweepPeriod.of(settings.timeout(), 10, Duration.ofMillis(10), Duration.ofMillis(250));
     timers.startTimerWithFixedDelay(Tick.EXPIRE, expireEvery);
-    timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
   }
 
   /**
@@ -160,8 +206,14 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
    */
   public static Behavior<Command> create(String pool, int poolSize, QueueSettings settings, Balance balance,
       ConnectionGate gate, String gateKey, Duration reportInterval) {
-    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new QueueActor(context, timers, pool, poolSize,
-        true, settings, balance, gate, gateKey, reportInterval)));
+    return create(pool, new Current(settings, balance, poolSize), gate, gateKey, reportInterval);
+  }
+
+  /** As {@link #create(String, int, QueueSettings, Balance, ConnectionGate, String, Duration)}, from {@code current}. */
+  public static Behavior<Command> create(String pool, Current current, ConnectionGate gate, String gateKey,
+      Duration reportInterval) {
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new QueueActor(context, timers, pool, current,
+        true, gate, gateKey, reportInterval)));
   }
 
   /**
@@ -170,8 +222,9 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
    */
   public static Behavior<Command> createWaitingWhileAllDown(String pool, QueueSettings settings, Balance balance,
       ConnectionGate gate, String gateKey, Duration reportInterval) {
-    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new QueueActor(context, timers, pool, 0,
-        false, settings, balance, gate, gateKey, reportInterval)));
+    Current current = new Current(settings, balance, 0);
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new QueueActor(context, timers, pool, current,
+        false, gate, gateKey, reportInterval)));
   }
 
   @Override
@@ -183,6 +236,9 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
         .onMessageEquals(Tick.EXPIRE, this::onExpireTick)
         .onMessageEquals(Tick.REPORT, this::onReportTick)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(Reconfigure.class, this::onReconfigure)
+        .onMessage(Leave.class, this::onLeave)
+        .onMessage(Close.class, this::onClose)
         .onSignal(PreRestart.class, signal -> stopWaiting("the pool's queue restarted after an internal error"))
         .onSignal(PostStop.class, signal -> stopWaiting("the node is stopping"))
         .build();
@@ -193,6 +249,9 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
   private Behavior<Command> onEnqueue(Enqueue enqueue) {
     Work work = enqueue.work();
     accepted++;
+    if (closing != null) {
+      emptySinceNanos = 0; // work still comes: the grace starts again once it is gone
+    }
     work.setEnqueuedNanos(System.nanoTime());
     if (noneUp) {
       refuseNoBackendUp(work);
@@ -303,7 +362,7 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     backend.inFlight = capacity.inFlight();
     backend.slots = capacity.slots();
     backend.up = capacity.up();
-    updateNoneUp(backend);
+    updateNoneUp(backend.id);
     if (capacity.queueIncarnation() != incarnation) {
       // the back-end does not know this queue yet: greet it, it starts counting from 0
       backend.greeting = true;
@@ -357,7 +416,69 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
       }
     }
     updateGate();
+    answerClosedOnceIdle(now);
     return this;
+  }
+
+  // ---- a reload ----------------------------------------------------------------------
+
+  private Behavior<Command> onReconfigure(Reconfigure r) {
+    boolean timeoutChanged = !r.settings().timeout().equals(settings.timeout());
+    current.settings = r.settings();
+    current.balance = r.balance();
+    current.poolSize = r.poolSize();
+    settings = r.settings();
+    balance = r.balance();
+    poolSize = r.poolSize();
+    if (timeoutChanged) {
+      startExpireTimer();
+    }
+    getContext().getLog().debug("pool {}: reconfigured: {}, {}, {} back-ends", pool, settings, balance, poolSize);
+    updateGate();
+    dispatch();
+    return this;
+  }
+
+  private Behavior<Command> onLeave(Leave leave) {
+    Backend gone = null;
+    for (Backend b : backends) {
+      if (b.ref.equals(leave.backend())) {
+        gone = b;
+      }
+    }
+    if (gone != null) {
+      backends.remove(gone);
+      roundRobin = backends.isEmpty() ? -1 : Math.min(roundRobin, backends.size() - 1);
+      getContext().getLog().debug("pool {}: back-end {} left the queue", pool, leave.backendId());
+      updateNoneUp(leave.backendId());
+      dispatch();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onClose(Close close) {
+    closing = close;
+    emptySinceNanos = 0;
+    answerClosedOnceIdle(System.nanoTime());
+    return this;
+  }
+
+  /** The pool was removed: once nothing has waited for the grace, the node may retire its back-ends. */
+  private void answerClosedOnceIdle(long now) {
+    if (closing == null) {
+      return;
+    }
+    if (!waiting.isEmpty()) {
+      emptySinceNanos = 0;
+      return;
+    }
+    if (emptySinceNanos == 0) {
+      emptySinceNanos = now;
+    }
+    if (now - emptySinceNanos >= closing.grace().toNanos()) {
+      closing.replyTo().tell(new Closed(pool, getContext().getSelf()));
+      closing = null;
+    }
   }
 
   // ---- no back-end up ----------------------------------------------------------------
@@ -375,8 +496,8 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     return true;
   }
 
-  /** After {@code changed} told its capacity: enters or leaves the state where work is refused. */
-  private void updateNoneUp(Backend changed) {
+  /** After {@code changed} told its capacity (or left): enters or leaves the state where work is refused. */
+  private void updateNoneUp(String changed) {
     boolean now = allKnownDown();
     if (now == noneUp) {
       return;
@@ -384,7 +505,7 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
     noneUp = now;
     if (now) {
       getContext().getLog().warn("pool {}: no back-end is up (last: {}); answering the {} requests waiting and "
-          + "new ones with 503 until one is back", pool, changed.id, waiting.size());
+          + "new ones with 503 until one is back", pool, changed, waiting.size());
       while (!waiting.isEmpty()) {
         Work work = waiting.pollFirst();
         if (work.abandoned()) {
@@ -395,7 +516,7 @@ public final class QueueActor extends AbstractBehavior<QueueActor.Command> {
       }
       updateGate();
     } else {
-      getContext().getLog().info("pool {}: back-end {} is up again; queueing requests", pool, changed.id);
+      getContext().getLog().info("pool {}: back-end {} is up again; queueing requests", pool, changed);
     }
   }
 

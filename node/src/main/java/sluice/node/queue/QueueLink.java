@@ -63,6 +63,11 @@ public final class QueueLink {
         slots, up));
   }
 
+  /** The actor leaves the pool (a reload removed its back-end): the queue sends it nothing more. */
+  public void leave() {
+    queue.tell(new QueueActor.Leave(inbox, backendId));
+  }
+
   /** Gives an item back to the queue unserved (it goes to the head again, or is counted as dropped). */
   public void giveBack(Work work) {
     queue.tell(new QueueActor.Returned(work));

@@ -300,4 +300,58 @@ class QueueActorTest {
     assertEquals(0, s.waiting());
     assertEquals(Work.Refusal.NO_BACKEND_UP, w.refusal);
   }
+
+  @Test
+  void aBackEndThatLeftGetsNothingMoreAndTheOthersTakeItsShare() {
+    var queue = queue(100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestProbe<ToBackend> a = testKit.createTestProbe();
+    TestProbe<ToBackend> c = testKit.createTestProbe();
+    join(queue, a, "a", 1, 5);
+    join(queue, c, "c", 2, 5);
+    queue.tell(new QueueActor.Leave(a.ref(), "a"));
+    items(4).forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    for (int i = 0; i < 4; i++) {
+      assertEquals("w" + i, c.expectMessageClass(Assign.class).work().toString());
+    }
+    a.expectNoMessage(Duration.ofMillis(100));
+  }
+
+  @Test
+  void aReconfiguredQueueKeepsWhatWaitsAndRefusesOnlyNewWorkAboveItsNewMax() {
+    var queue = queue(1, 10, Duration.ofMinutes(1), 10, Balance.ROUND_ROBIN);
+    List<TestWork> work = items(5);
+    work.forEach(w -> queue.tell(new QueueActor.Enqueue(w)));
+    queue.tell(new QueueActor.Reconfigure(new QueueSettings(2, Duration.ofMinutes(1), 2, Duration.ofSeconds(1)),
+        Balance.ROUND_ROBIN, 1));
+    TestWork late = new TestWork("late");
+    queue.tell(new QueueActor.Enqueue(late));
+    TestProbe<QueueActor.QueueStatus> status = testKit.createTestProbe();
+    queue.tell(new QueueActor.GetStatus(status.ref()));
+    assertEquals(5, status.receiveMessage().waiting(), "what waited stays");
+    assertEquals(Work.Refusal.QUEUE_FULL, late.refusal);
+    work.forEach(w -> assertNull(w.refusal));
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    join(queue, b, "b", 1, 5);
+    for (int i = 0; i < 5; i++) {
+      assertEquals("w" + i, b.expectMessageClass(Assign.class).work().toString());
+    }
+  }
+
+  @Test
+  void aClosedQueueAnswersOnceNothingHasWaitedForTheGrace() {
+    var queue = queue(1, 100, Duration.ofMinutes(1), 100, Balance.ROUND_ROBIN);
+    TestWork waiting = new TestWork("w");
+    queue.tell(new QueueActor.Enqueue(waiting));
+    TestProbe<QueueActor.Closed> closed = testKit.createTestProbe();
+    queue.tell(new QueueActor.Close(Duration.ofMillis(300), closed.ref()));
+    closed.expectNoMessage(Duration.ofMillis(500)); // something waits: no answer, however long
+    TestProbe<ToBackend> b = testKit.createTestProbe();
+    join(queue, b, "b", 1, 1);
+    assertSame(waiting, b.expectMessageClass(Assign.class).work());
+    long served = System.nanoTime();
+    QueueActor.Closed answer = closed.receiveMessage(Duration.ofSeconds(3));
+    assertEquals("web", answer.pool());
+    assertTrue(System.nanoTime() - served >= Duration.ofMillis(250).toNanos(), "not before the grace");
+    closed.expectNoMessage(Duration.ofMillis(300));
+  }
 }
