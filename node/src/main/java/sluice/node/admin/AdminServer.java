@@ -145,7 +145,8 @@ public final class AdminServer extends AllDirectives {
             path("unpin", () -> post(() -> change(id, "unpin", by -> node.pin(id, 0, by)))),
             path("drain", () -> post(() -> change(id, "drain", by -> node.drain(id, true, by)))),
             path("undrain", () -> post(() -> change(id, "undrain", by -> node.drain(id, false, by)))))))),
-        reloadRoutes());
+        reloadRoutes(),
+        new DashboardRoutes().route());
   }
 
   // ---- reload, and back-ends added or removed -------------------------------------------------
