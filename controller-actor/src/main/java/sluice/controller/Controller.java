@@ -135,14 +135,22 @@ public final class Controller extends AbstractBehavior<Controller.Command> {
     algorithm.onSample(sample);
     int next = clamp(algorithm.limit());
     if (next != toldLimit) {
-      String reason = String.format("%s: %.0f req/s, mean %.1f ms, max %.1f ms, queue %d, limit %d -> %d",
+      String reason = String.format("%s: %.0f req/s, mean %.1f ms, max %.1f ms, queue %d%s, limit %d -> %d",
           spec.algorithm(), sample.throughput(), sample.meanRttNanos() / 1e6,
-          sample.maxRttNanos() / 1e6, sample.queueLength(), toldLimit, next);
+          sample.maxRttNanos() / 1e6, sample.queueLength(), l4(sample), toldLimit, next);
       getContext().getLog().debug("backend {}: limit {} -> {} ({})", backendId, toldLimit, next, reason);
       toldLimit = next;
       decisions.tell(new LimitDecision(backendId, next, reason));
     }
     return this;
+  }
+
+  /** An L4 window's bytes per second and time to first byte, for the reason; empty for HTTP. */
+  private static String l4(WindowSample s) {
+    if (s.bytes() == 0 && s.meanFirstByteNanos() == 0) {
+      return "";
+    }
+    return String.format(", %.1f MB/s, first byte %.1f ms", s.bytesPerSecond() / 1e6, s.meanFirstByteNanos() / 1e6);
   }
 
   private int clamp(int limit) {

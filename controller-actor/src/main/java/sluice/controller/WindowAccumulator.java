@@ -5,8 +5,9 @@ import sluice.protocol.LeaseProtocol.SampleBatch;
 
 /**
  * Sums the batches of one window, from any number of nodes, into one {@link WindowSample}:
- * counts add up; in flight is each node's most, added over nodes; the queue is each node's
- * latest, added over nodes.
+ * counts add up (bytes too); in flight is each node's most, added over nodes; the queue is each
+ * node's latest, added over nodes; the time to the first byte is the mean over every connection
+ * that got one.
  * Rates need the time the counts cover: a controller window holds a varying number of
  * batches (they arrive on the nodes' schedule, not the controller's), so the window's
  * length is the time its batches cover, averaged over the nodes that sent them, and the
@@ -27,6 +28,9 @@ public final class WindowAccumulator {
   private final java.util.Map<String, Integer> queueByNode = new java.util.HashMap<>();
   private double loadSum;
   private int loadCount;
+  private long bytes;
+  private int firstBytes;
+  private long sumFirstByteNanos;
   private long coveredNanos;
   private final java.util.Set<String> nodes = new java.util.HashSet<>();
 
@@ -44,6 +48,9 @@ public final class WindowAccumulator {
     queueByNode.put(b.nodeId(), b.queueLength());
     loadSum += b.reportedLoadSum();
     loadCount += b.reportedLoadCount();
+    bytes += b.bytes();
+    firstBytes += b.firstBytes();
+    sumFirstByteNanos += b.sumFirstByteNanos();
     coveredNanos += Math.max(0, b.windowNanos());
     nodes.add(b.nodeId());
   }
@@ -72,7 +79,9 @@ public final class WindowAccumulator {
         arrivals,
         queueByNode.values().stream().mapToInt(Integer::intValue).sum(),
         loadCount == 0 ? Double.NaN : loadSum / loadCount,
-        limit);
+        limit,
+        bytes,
+        firstBytes == 0 ? 0 : sumFirstByteNanos / firstBytes);
     batches = 0;
     completed = dropped = arrivals = loadCount = 0;
     maxInFlightByNode.clear();
@@ -80,6 +89,8 @@ public final class WindowAccumulator {
     sumRttNanos = maxRttNanos = 0;
     minRttNanos = Long.MAX_VALUE;
     loadSum = 0;
+    bytes = sumFirstByteNanos = 0;
+    firstBytes = 0;
     coveredNanos = 0;
     nodes.clear();
     return sample;

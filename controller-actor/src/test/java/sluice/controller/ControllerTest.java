@@ -87,6 +87,24 @@ class ControllerTest {
   }
 
   @Test
+  void anL4BandOnBytesPerSecondSeesTheBytesOfEveryNodeAndTheReasonShowsThem() {
+    TestProbe<LimitDecision> decisions = testKit.createTestProbe();
+    var spec = new LimitSpec("band", 1, 100, 10, Map.of("metric", "bytes-per-second", "low", "1000000",
+        "high", "2000000"));
+    var controller = controller(spec, decisions);
+    assertEquals(10, decisions.receiveMessage().limit());
+    // two nodes relay 300 kB each in 250 ms: 2.4 MB/s together, above the band: one step down
+    for (String node : new String[] {"n1", "n2"}) {
+      controller.tell(new Controller.Samples(new SampleBatch("b", node, WINDOW.toNanos(), 10, 0, 0, 10 * 5_000_000L,
+          4_000_000L, 9_000_000L, 5, 10, 3, 0, 0, 300_000L, 10, 10 * 2_000_000L)));
+    }
+    time.timePasses(WINDOW);
+    LimitDecision down = decisions.receiveMessage();
+    assertEquals(9, down.limit());
+    assertTrue(down.reason().contains("2.4 MB/s, first byte 2.0 ms"), down.reason());
+  }
+
+  @Test
   void pinnedItDecidesNothingAndUnpinnedItResumesFromThePinnedValueWithinTheBounds() {
     TestProbe<LimitDecision> decisions = testKit.createTestProbe();
     var controller = controller(new LimitSpec("aimd", 2, 10, 6, Map.of()), decisions);

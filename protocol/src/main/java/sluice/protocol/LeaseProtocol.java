@@ -99,6 +99,10 @@ public final class LeaseProtocol {
    * @param maxInFlight      most requests in flight on the back-end from this node
    * @param reportedLoadSum  sum of the back-end's self-reported load values (0 if none)
    * @param reportedLoadCount how many responses carried a self-reported load
+   * @param bytes            L4: bytes relayed both ways on the back-end's connections in the
+   *                         window, long-lived connections included (0 for HTTP back-ends)
+   * @param firstBytes       L4: connections whose back-end sent its first byte in the window
+   * @param sumFirstByteNanos L4: their times from the connect to that first byte, summed
    */
   public record SampleBatch(
       String backendId,
@@ -114,8 +118,20 @@ public final class LeaseProtocol {
       int arrivals,
       int queueLength,
       double reportedLoadSum,
-      int reportedLoadCount)
-      implements Command {}
+      int reportedLoadCount,
+      long bytes,
+      int firstBytes,
+      long sumFirstByteNanos)
+      implements Command {
+
+    /** A batch without the L4 figures (an HTTP back-end's). */
+    public SampleBatch(String backendId, String nodeId, long windowNanos, int completed, int dropped, int ignored,
+        long sumRttNanos, long minRttNanos, long maxRttNanos, int maxInFlight, int arrivals, int queueLength,
+        double reportedLoadSum, int reportedLoadCount) {
+      this(backendId, nodeId, windowNanos, completed, dropped, ignored, sumRttNanos, minRttNanos, maxRttNanos,
+          maxInFlight, arrivals, queueLength, reportedLoadSum, reportedLoadCount, 0, 0, 0);
+    }
+  }
 
   /** Asks the entity for its state (admin API and tests). */
   public record GetStatus(String backendId, ActorRef<Status> replyTo) implements Command {}

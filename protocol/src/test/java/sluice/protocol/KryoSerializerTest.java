@@ -153,6 +153,9 @@ class KryoSerializerTest {
     var batch = new LeaseProtocol.SampleBatch("127.0.0.1:9001", "127.0.0.1:2552", 100_000_000L, 50, 2, 1,
         123_456_789L, 1_000_000L, 9_000_000L, 8, 55, 17, 3.5, 2);
     assertEquals(batch, roundTrip(batch));
+    var l4 = new LeaseProtocol.SampleBatch("127.0.0.1:5432", "127.0.0.1:2552", 100_000_000L, 50, 2, 0,
+        123_456_789L, 1_000_000L, 9_000_000L, 8, 55, 17, 0, 0, 5_000_000_000L, 48, 96_000_000L);
+    assertEquals(l4, roundTrip(l4));
   }
 
   @Test

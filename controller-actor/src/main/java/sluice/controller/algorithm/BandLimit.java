@@ -10,7 +10,8 @@ import java.util.List;
  * which is not monotonic in the limit: past the knee a higher limit gives less.
  *
  * <p>Units: response times in milliseconds, throughput and request rate in requests per
- * second, reported load as the back-end reports it.
+ * second, reported load as the back-end reports it; for L4 back-ends also bytes per second
+ * (both ways together) and the mean time to the back-end's first byte in milliseconds.
  *
  * <p>State: limit; the helpful direction for each side of the band; the distance to the
  * band after the last step (NaN when the last window was inside or had no data).
@@ -23,7 +24,9 @@ public final class BandLimit implements LimitAlgorithm {
     MEAN_RESPONSE_TIME("mean-response-time"),
     MAX_RESPONSE_TIME("max-response-time"),
     REQUEST_RATE("request-rate"),
-    REPORTED_LOAD("reported-load");
+    REPORTED_LOAD("reported-load"),
+    BYTES_PER_SECOND("bytes-per-second"),
+    MEAN_FIRST_BYTE_TIME("mean-first-byte-time");
 
     public final String key;
 
@@ -32,7 +35,8 @@ public final class BandLimit implements LimitAlgorithm {
     }
 
     public static final List<String> KEYS =
-        List.of("throughput", "mean-response-time", "max-response-time", "request-rate", "reported-load");
+        List.of("throughput", "mean-response-time", "max-response-time", "request-rate", "reported-load",
+            "bytes-per-second", "mean-first-byte-time");
 
     public static Metric of(String key) {
       for (Metric m : values()) {
@@ -50,6 +54,8 @@ public final class BandLimit implements LimitAlgorithm {
         case MAX_RESPONSE_TIME -> s.completed() + s.dropped() == 0 ? Double.NaN : s.maxRttNanos() / 1e6;
         case REQUEST_RATE -> s.requestRate();
         case REPORTED_LOAD -> s.reportedLoad();
+        case BYTES_PER_SECOND -> s.bytesPerSecond();
+        case MEAN_FIRST_BYTE_TIME -> s.meanFirstByteNanos() == 0 ? Double.NaN : s.meanFirstByteNanos() / 1e6;
       };
     }
   }

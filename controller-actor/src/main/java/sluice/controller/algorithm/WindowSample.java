@@ -15,6 +15,9 @@ package sluice.controller.algorithm;
  * @param queueLength   requests waiting at the window's end (summed over nodes)
  * @param reportedLoad  mean load the back-end reported of itself, NaN if it reported none
  * @param limit         the limit in force during the window
+ * @param bytes         L4: bytes relayed both ways on the back-end's connections (0 for HTTP)
+ * @param meanFirstByteNanos L4: mean time from a connection's connect to the back-end's first
+ *                      byte, over the connections that got one in the window (0 if none)
  */
 public record WindowSample(
     long windowNanos,
@@ -27,7 +30,16 @@ public record WindowSample(
     int arrivals,
     int queueLength,
     double reportedLoad,
-    int limit) {
+    int limit,
+    long bytes,
+    long meanFirstByteNanos) {
+
+  /** A window without the L4 figures (an HTTP back-end's). */
+  public WindowSample(long windowNanos, int completed, int dropped, long meanRttNanos, long minRttNanos,
+      long maxRttNanos, int maxInFlight, int arrivals, int queueLength, double reportedLoad, int limit) {
+    this(windowNanos, completed, dropped, meanRttNanos, minRttNanos, maxRttNanos, maxInFlight, arrivals, queueLength,
+        reportedLoad, limit, 0, 0);
+  }
 
   /** Completed requests per second. */
   public double throughput() {
@@ -41,6 +53,11 @@ public record WindowSample(
    */
   public boolean limitBound() {
     return queueLength > 0 || maxInFlight >= limit;
+  }
+
+  /** L4: bytes relayed per second, both ways together. */
+  public double bytesPerSecond() {
+    return windowNanos <= 0 ? 0 : bytes * 1e9 / windowNanos;
   }
 
   /** Arriving requests per second. */

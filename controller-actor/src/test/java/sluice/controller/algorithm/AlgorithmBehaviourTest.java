@@ -57,6 +57,31 @@ class AlgorithmBehaviourTest {
   }
 
   @Test
+  void bandHoldsAnL4BackendsBytesPerSecondAndItsTimeToFirstByte() {
+    BandLimit bytes = BandLimit.builder().bounds(1, 100, 20)
+        .metric(BandLimit.Metric.BYTES_PER_SECOND).band(40e6, 80e6).step(2).build();
+    bytes.onSample(l4(20, 25_000_000L, 3));   // 100 MB/s: above, down
+    assertEquals(18, bytes.limit());
+    bytes.onSample(l4(18, 15_000_000L, 3));   // 60 MB/s: inside, hold
+    assertEquals(18, bytes.limit());
+
+    BandLimit firstByte = BandLimit.builder().bounds(1, 100, 20)
+        .metric(BandLimit.Metric.MEAN_FIRST_BYTE_TIME).band(1, 5).step(2).build();
+    firstByte.onSample(l4(20, 1000, 12));      // 12 ms to the first byte: above, down
+    assertEquals(18, firstByte.limit());
+    firstByte.onSample(l4(18, 1000, 0));       // no connection got a first byte: nothing to go by
+    assertEquals(18, firstByte.limit());
+    firstByte.onSample(l4(18, 1000, 3));
+    assertEquals(18, firstByte.limit());
+  }
+
+  /** An L4 window at {@code limit}: 100 connections, {@code bytes} relayed, first bytes after {@code firstByteMs}. */
+  private static WindowSample l4(int limit, long bytes, double firstByteMs) {
+    return new WindowSample(Windows.WINDOW, 100, 0, Windows.ms(50), Windows.ms(40), Windows.ms(60), limit, 100, 5,
+        Double.NaN, limit, bytes, Windows.ms(firstByteMs));
+  }
+
+  @Test
   void bandRejectsAnEmptyBand() {
     assertThrows(IllegalArgumentException.class, () -> BandLimit.builder().band(5, 5).build());
   }
