@@ -16,10 +16,11 @@ final class DashboardRoutes extends AllDirectives {
   private static final String UPLOT = "META-INF/resources/webjars/uplot/1.6.30/dist/";
   private static final String OURS = "sluice/dashboard/";
 
+  /** The paths first, then the method: a passing {@code get} would cancel other routes' 405s. */
   Route route() {
-    return get(() -> concat(
-        pathSingleSlash(() -> getFromResource(OURS + "index.html", ContentTypes.TEXT_HTML_UTF8)),
-        pathPrefix("dashboard", () -> concat(
+    return concat(
+        pathSingleSlash(() -> get(() -> getFromResource(OURS + "index.html", ContentTypes.TEXT_HTML_UTF8))),
+        pathPrefix("dashboard", () -> get(() -> concat(
             path("dashboard.js", () -> getFromResource(OURS + "dashboard.js",
                 MediaTypes.APPLICATION_JAVASCRIPT.toContentType(HttpCharsets.UTF_8))),
             path("dashboard.css", () -> getFromResource(OURS + "dashboard.css",
