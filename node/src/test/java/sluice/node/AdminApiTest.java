@@ -10,13 +10,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import sluice.node.settings.AdminSettings;
 import sluice.node.settings.SluiceSettings;
@@ -33,8 +29,8 @@ class AdminApiTest {
       backend.delay(Duration.ofMillis(5));
       var settings = TestSettings.onePool(backend.port(), 8,
           TestSettings.queue(10_000, Duration.ofSeconds(60), 10_000), TestSettings.connections());
-      try (SluiceNode node = Nodes.start(settings); Load load = Load.start(node, 24)) {
-        await(() -> backend.maxInFlight() == 8, "the load fills the limit of 8: " + backend.maxInFlight());
+      try (SluiceNode node = Nodes.start(settings); Load load = Load.start(node, 24, (client, i) -> "/c" + client + "/" + i)) {
+        Nodes.await(() -> backend.maxInFlight() == 8, "the load fills the limit of 8: " + backend.maxInFlight());
 
         HttpResponse<String> pinned = post(node, backend.address(), "pin?limit=2");
         assertEquals(200, pinned.statusCode(), pinned.body());
@@ -49,7 +45,7 @@ class AdminApiTest {
             && s.backends().get(0).inFlight() <= 2 && s.backends().get(0).connections() <= 2);
         backend.resetMaxima();
         long served = backend.served();
-        await(() -> backend.served() >= served + 300, "the back-end serves on under the pin");
+        Nodes.await(() -> backend.served() >= served + 300, "the back-end serves on under the pin");
         assertTrue(backend.maxInFlight() <= 2, "pinned at 2, the back-end saw " + backend.maxInFlight());
         assertTrue(backend.maxInFlight() >= 1, "it did serve");
 
@@ -69,7 +65,7 @@ class AdminApiTest {
         // the fixed controller resumes from 2 and tells its own limit, 8
         Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.backends().get(0).limit() == 8);
         backend.resetMaxima();
-        await(() -> backend.maxInFlight() > 2, "unpinned, the back-end gets more than 2 again");
+        Nodes.await(() -> backend.maxInFlight() > 2, "unpinned, the back-end gets more than 2 again");
         assertTrue(backend.maxInFlight() <= 8, "back to the limit of 8: " + backend.maxInFlight());
         assertEquals(false, backendInPool(status(node)).get("pinned"));
         assertEquals(false, entity(status(node)).get("pinned"));
@@ -90,8 +86,8 @@ class AdminApiTest {
       var settings = TestSettings.node(TestSettings.pool("web",
           List.of(TestSettings.backend(drained.port(), 4), TestSettings.backend(other.port(), 4)),
           TestSettings.queue(10_000, Duration.ofSeconds(60), 10_000), TestSettings.connections()));
-      try (SluiceNode node = Nodes.start(settings); Load load = Load.start(node, 16)) {
-        await(() -> drained.served() > 20 && other.served() > 20, "both serve");
+      try (SluiceNode node = Nodes.start(settings); Load load = Load.start(node, 16, (client, i) -> "/c" + client + "/" + i)) {
+        Nodes.await(() -> drained.served() > 20 && other.served() > 20, "both serve");
 
         HttpResponse<String> answer = post(node, drained.address(), "drain");
         assertEquals(200, answer.statusCode(), answer.body());
@@ -104,7 +100,7 @@ class AdminApiTest {
             && s.backends().get(0).inFlight() == 0);
         int received = drained.requests().size();
         long servedByOther = other.served();
-        await(() -> other.served() >= servedByOther + 400, "the other back-end serves everything");
+        Nodes.await(() -> other.served() >= servedByOther + 400, "the other back-end serves everything");
         assertEquals(received, drained.requests().size(), "the drained back-end got no new request");
         assertEquals(0, drained.inFlight());
 
@@ -121,7 +117,7 @@ class AdminApiTest {
         assertEquals(200, back.statusCode(), back.body());
         assertEquals(false, ((Map<String, Object>) Json.parse(back.body())).get("drained"));
         assertEquals(4.0, ((Map<String, Object>) Json.parse(back.body())).get("limit"));
-        await(() -> drained.requests().size() > received + 20, "undrained, it gets requests again");
+        Nodes.await(() -> drained.requests().size() > received + 20, "undrained, it gets requests again");
 
         load.stop();
         assertEquals(0, load.errors(), load.firstError());
@@ -235,80 +231,5 @@ class AdminApiTest {
   private static Map<String, Object> entity(Map<String, Object> status) {
     Map<String, Object> cluster = (Map<String, Object>) status.get("cluster");
     return ((List<Map<String, Object>>) cluster.get("backends")).get(0);
-  }
-
-  private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("never: " + what);
-      }
-      Thread.sleep(5);
-    }
-  }
-
-  /** Clients that send GETs on their own connections until stopped, counting what is not a 200. */
-  private static final class Load implements AutoCloseable {
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final AtomicLong ok = new AtomicLong();
-    private final AtomicLong errors = new AtomicLong();
-    private volatile String firstError = "";
-    private final List<Thread> threads = new ArrayList<>();
-
-    static Load start(SluiceNode node, int clients) {
-      Load load = new Load();
-      for (int c = 0; c < clients; c++) {
-        int client = c;
-        Thread t = new Thread(() -> load.run(node, client), "load-" + c);
-        load.threads.add(t);
-        t.start();
-      }
-      return load;
-    }
-
-    private void run(SluiceNode node, int client) {
-      try (RawHttp http = RawHttp.connect(node.httpPort())) {
-        for (int i = 0; running.get(); i++) {
-          RawHttp.Response r = http.get("/c" + client + "/" + i);
-          if (r.status() == 200) {
-            ok.incrementAndGet();
-          } else {
-            error("client " + client + " request " + i + ": " + r.status());
-          }
-        }
-      } catch (Exception e) {
-        error("client " + client + ": " + e);
-      }
-    }
-
-    private void error(String what) {
-      if (errors.getAndIncrement() == 0) {
-        firstError = what;
-      }
-    }
-
-    void stop() throws InterruptedException {
-      running.set(false);
-      for (Thread t : threads) {
-        t.join(30_000);
-      }
-    }
-
-    long ok() {
-      return ok.get();
-    }
-
-    long errors() {
-      return errors.get();
-    }
-
-    String firstError() {
-      return firstError;
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      stop();
-    }
   }
 }

@@ -4,10 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +32,6 @@ import sluice.node.testing.TestBackend;
  */
 class DashboardBrowserTest {
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-  private static final HttpClient HTTP = HttpClient.newHttpClient();
   private static final Pattern FIELD = Pattern.compile("data-field=\"(\\w+)\" data-value=\"([^\"]*)\"");
 
   @Test
@@ -70,7 +65,7 @@ class DashboardBrowserTest {
             s -> s.backends().get(0).ratePerSecond() > 0 && s.queueLength() > 0);
         int admin = node.adminAddress().getPort();
         String dom = chromium(admin, "--virtual-time-budget=6000", "--dump-dom");
-        Map<String, Object> status = (Map<String, Object>) Json.parse(get(admin, "/status"));
+        Map<String, Object> status = (Map<String, Object>) Json.parse(Nodes.adminGet(node, "/status"));
         Map<String, Object> pool = ((List<Map<String, Object>>) status.get("pools")).get(0);
         Map<String, Object> b = ((List<Map<String, Object>>) pool.get("backends")).get(0);
 
@@ -130,13 +125,6 @@ class DashboardBrowserTest {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
       }
     }
-  }
-
-  private static String get(int port, String path) throws Exception {
-    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-        HttpResponse.BodyHandlers.ofString());
-    assertEquals(200, r.statusCode(), r.body());
-    return r.body();
   }
 
   private static int intAttr(String dom, String name) {

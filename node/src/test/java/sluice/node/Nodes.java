@@ -1,11 +1,18 @@
 package sluice.node;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import sluice.node.settings.SettingsReader;
@@ -13,6 +20,8 @@ import sluice.node.settings.SluiceSettings;
 
 /** Starting nodes for tests, and waiting on their status. */
 final class Nodes {
+  private static final HttpClient ADMIN_HTTP = HttpClient.newHttpClient();
+
   private Nodes() {}
 
   /**
@@ -22,18 +31,11 @@ final class Nodes {
    */
   static SluiceNode start(SluiceSettings settings) {
     SluiceNode node = SluiceNode.start(settings, ConfigFactory.parseResources("application-test.conf"));
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!ready(node, settings)) {
-      if (System.nanoTime() > deadline) {
-        node.close();
-        throw new AssertionError("node not ready in 30 s: " + statuses(node));
-      }
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
+    try {
+      awaitReady(node, settings);
+    } catch (AssertionError e) {
+      node.close();
+      throw e;
     }
     return node;
   }
@@ -55,6 +57,25 @@ final class Nodes {
       throw e;
     }
     return node;
+  }
+
+  /** Waits up to 30 s until {@code condition} holds, else fails naming {@code what}. */
+  static void await(BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("never: " + what);
+      }
+      Thread.sleep(5);
+    }
+  }
+
+  /** GET on the node's admin listener; the body, which must come with a 200. */
+  static String adminGet(SluiceNode node, String path) throws Exception {
+    URI uri = URI.create("http://127.0.0.1:" + node.adminAddress().getPort() + path);
+    HttpResponse<String> r = ADMIN_HTTP.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    return r.body();
   }
 
   /** Waits until every back-end of {@code settings} has its limit, its slots and its pre-opened connection. */

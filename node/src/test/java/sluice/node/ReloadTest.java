@@ -15,10 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import sluice.node.settings.SettingsException;
 import sluice.node.settings.SettingsReader;
@@ -77,8 +73,8 @@ class ReloadTest {
       a.delay(Duration.ofMillis(5));
       b.delay(Duration.ofMillis(5));
       Path file = write(config(pool("web", a), ""));
-      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 8, i -> "/")) {
-        await(() -> a.served() > 50, "a serves");
+      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 8, (client, i) -> "/")) {
+        Nodes.await(() -> a.served() > 50, "a serves");
         assertEquals(0, b.requests().size());
 
         Files.writeString(file, config(pool("web", a, b), ""));
@@ -90,12 +86,12 @@ class ReloadTest {
             json.get("changes"));
         assertEquals(List.of(), json.get("kept"));
 
-        await(() -> b.served() > 50, "the added back-end serves: " + b.served());
+        Nodes.await(() -> b.served() > 50, "the added back-end serves: " + b.served());
         PoolStatus web = Nodes.status(node);
         assertEquals(List.of(a.address(), b.address()), web.backends().stream().map(PoolStatus.BackendStatus::id)
             .toList());
         assertTrue(a.maxInFlight() <= 2 && b.maxInFlight() <= 2, a.maxInFlight() + ", " + b.maxInFlight());
-        String metrics = get(node, "/metrics");
+        String metrics = Nodes.adminGet(node, "/metrics");
         assertTrue(metrics.contains("sluice_backend_limit{backend=\"" + b.address() + "\",pool=\"web\"} 2.0"), metrics);
         load.stop();
         assertEquals(0, load.errors(), load.firstError());
@@ -109,8 +105,8 @@ class ReloadTest {
       a.delay(Duration.ofMillis(20));
       b.delay(Duration.ofMillis(300)); // requests stay in flight on b while it is removed
       Path file = write(config(pool("web", a, b), ""));
-      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 24, i -> "/")) {
-        await(() -> b.inFlight() == 2 && Nodes.status(node).queueLength() > 5,
+      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 24, (client, i) -> "/")) {
+        Nodes.await(() -> b.inFlight() == 2 && Nodes.status(node).queueLength() > 5,
             "b has 2 in flight and requests wait: " + b.inFlight() + ", " + Nodes.status(node));
         long servedBefore = load.ok();
 
@@ -121,15 +117,15 @@ class ReloadTest {
             + " in flight finish, then its connections close"), result.changes());
 
         // b finishes what it had, closes its connections, and then hears nothing more
-        await(() -> b.inFlight() == 0 && b.connectionsOpen() == 0, "b is left alone: " + b.inFlight() + " in flight, "
+        Nodes.await(() -> b.inFlight() == 0 && b.connectionsOpen() == 0, "b is left alone: " + b.inFlight() + " in flight, "
             + b.connectionsOpen() + " connections");
         int seenByB = b.requests().size();
         long servedByA = a.served();
-        await(() -> a.served() > servedByA + 200, "a serves everything");
+        Nodes.await(() -> a.served() > servedByA + 200, "a serves everything");
         assertEquals(seenByB, b.requests().size(), "the removed back-end got no new request");
         assertEquals(List.of(a.address()), Nodes.status(node).backends().stream().map(PoolStatus.BackendStatus::id)
             .toList());
-        String metrics = get(node, "/metrics");
+        String metrics = Nodes.adminGet(node, "/metrics");
         assertFalse(metrics.contains(b.address()), metrics);
         assertTrue(metrics.contains("backend=\"" + a.address() + "\""), metrics);
 
@@ -152,8 +148,8 @@ class ReloadTest {
       a.delay(Duration.ofMillis(20));
       String two = config(pool("web", a), "");
       Path file = write(two);
-      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 16, i -> "/")) {
-        await(() -> a.served() > 50, "a serves");
+      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 16, (client, i) -> "/")) {
+        Nodes.await(() -> a.served() > 50, "a serves");
         assertEquals(2, a.maxInFlight());
 
         Files.writeString(file, two.replace("value = 2", "value = 6"));
@@ -161,7 +157,7 @@ class ReloadTest {
         assertEquals(List.of("back-end " + a.address() + ": limit fixed value=2 -> fixed value=6"), up.changes());
         assertEquals(List.of(), up.warnings());
         Nodes.awaitStatus(node, Duration.ofSeconds(10), s -> s.backends().get(0).limit() == 6);
-        await(() -> a.maxInFlight() == 6, "the back-end gets 6 at once: " + a.maxInFlight());
+        Nodes.await(() -> a.maxInFlight() == 6, "the back-end gets 6 at once: " + a.maxInFlight());
 
         Files.writeString(file, two.replace("value = 2", "value = 1"));
         assertTrue(reload(node).applied());
@@ -169,7 +165,7 @@ class ReloadTest {
             && s.backends().get(0).inFlight() <= 1 && s.backends().get(0).connections() <= 1);
         a.resetMaxima();
         long served = a.served();
-        await(() -> a.served() > served + 100, "a serves on at 1");
+        Nodes.await(() -> a.served() > served + 100, "a serves on at 1");
         assertEquals(1, a.maxInFlight());
         load.stop();
         assertEquals(0, load.errors(), load.firstError());
@@ -183,8 +179,8 @@ class ReloadTest {
       a.delay(Duration.ofMillis(2));
       String good = config(pool("web", a), "");
       Path file = write(good);
-      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 4, i -> "/")) {
-        await(() -> a.served() > 20, "a serves");
+      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 4, (client, i) -> "/")) {
+        Nodes.await(() -> a.served() > 20, "a serves");
         String bad = good.replace("max = 10000", "max = 0").replace("pools {", "poools = 1\n pools {");
         Files.writeString(file, bad);
         List<String> atStartUp;
@@ -205,7 +201,7 @@ class ReloadTest {
         assertEquals(List.of(), json.get("changes"));
 
         long served = a.served();
-        await(() -> a.served() > served + 100, "traffic goes on");
+        Nodes.await(() -> a.served() > served + 100, "traffic goes on");
         assertEquals(2, Nodes.status(node).backends().get(0).limit());
 
         // a file that changes what cannot change applies the rest and says what it kept
@@ -230,8 +226,8 @@ class ReloadTest {
       api.delay(Duration.ofMillis(200));
       String routesWithApi = "routes = [ { path-prefix = \"/api\", pool = api }, { path-prefix = \"/\", pool = web } ]";
       Path file = write(config(pool("web", web) + pool("api", api), routesWithApi));
-      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 16, i -> "/api/" + i)) {
-        await(() -> api.inFlight() == 2 && Nodes.statuses(node).get(1).queueLength() > 5,
+      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 16, (client, i) -> "/api/" + i)) {
+        Nodes.await(() -> api.inFlight() == 2 && Nodes.statuses(node).get(1).queueLength() > 5,
             "requests wait for api: " + Nodes.statuses(node));
         assertEquals(0, web.requests().size());
 
@@ -243,8 +239,8 @@ class ReloadTest {
             result.changes().toString());
 
         // what waited for api is served by api; from now on /api/... goes by "/" to web
-        await(() -> web.served() > 50, "web serves what the route / now takes");
-        await(() -> api.inFlight() == 0 && api.connectionsOpen() == 0, "api is done and its connections closed: "
+        Nodes.await(() -> web.served() > 50, "web serves what the route / now takes");
+        Nodes.await(() -> api.inFlight() == 0 && api.connectionsOpen() == 0, "api is done and its connections closed: "
             + api.connectionsOpen());
         try (RawHttp client = RawHttp.connect(node.httpPort())) {
           RawHttp.Response r = client.get("/img/x");
@@ -266,8 +262,8 @@ class ReloadTest {
       a.delay(Duration.ofMillis(5));
       b.delay(Duration.ofMillis(5));
       Path file = write(config(pool("web", a), ""));
-      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 8, i -> "/")) {
-        await(() -> a.served() > 20, "a serves");
+      try (SluiceNode node = Nodes.startFrom(file); Load load = Load.start(node, 8, (client, i) -> "/")) {
+        Nodes.await(() -> a.served() > 20, "a serves");
         HttpResponse<String> added = post(node, "/pools/web/add?backend=" + b.address());
         assertEquals(200, added.statusCode(), added.body());
         Map<String, Object> answer = (Map<String, Object>) Json.parse(added.body());
@@ -277,7 +273,7 @@ class ReloadTest {
         assertEquals(1, nodes.size(), added.body());
         assertEquals(List.of("sluice.pools.web: back-end " + b.address() + " added (limit fixed value=2)"),
             nodes.get(0).get("changes"));
-        await(() -> b.served() > 50, "the added back-end serves");
+        Nodes.await(() -> b.served() > 50, "the added back-end serves");
 
         HttpResponse<String> again = post(node, "/pools/web/add?backend=" + b.address());
         assertEquals(400, again.statusCode(), again.body());
@@ -290,10 +286,10 @@ class ReloadTest {
         assertEquals(400, none.statusCode(), none.body());
         assertTrue(none.body().contains("sluice.pools.web.backends: must list at least one back-end"), none.body());
 
-        await(() -> a.inFlight() == 0 && a.connectionsOpen() == 0, "a is left alone");
+        Nodes.await(() -> a.inFlight() == 0 && a.connectionsOpen() == 0, "a is left alone");
         int seenByA = a.requests().size();
         long servedByB = b.served();
-        await(() -> b.served() > servedByB + 100, "b serves everything");
+        Nodes.await(() -> b.served() > servedByB + 100, "b serves everything");
         assertEquals(seenByA, a.requests().size());
         load.stop();
         assertEquals(0, load.errors(), load.firstError());
@@ -317,87 +313,5 @@ class ReloadTest {
     URI uri = URI.create("http://127.0.0.1:" + node.adminAddress().getPort() + pathAndQuery);
     return HTTP.send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.noBody()).build(),
         HttpResponse.BodyHandlers.ofString());
-  }
-
-  private static String get(SluiceNode node, String path) throws Exception {
-    URI uri = URI.create("http://127.0.0.1:" + node.adminAddress().getPort() + path);
-    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
-    assertEquals(200, r.statusCode(), r.body());
-    return r.body();
-  }
-
-  private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("never: " + what);
-      }
-      Thread.sleep(5);
-    }
-  }
-
-  /** Clients that send GETs on their own keep-alive connections until stopped; anything but a 200 is an error. */
-  private static final class Load implements AutoCloseable {
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final AtomicLong ok = new AtomicLong();
-    private final AtomicLong errors = new AtomicLong();
-    private final Map<Integer, String> firstErrors = new ConcurrentHashMap<>();
-    private final List<Thread> threads = new ArrayList<>();
-
-    static Load start(SluiceNode node, int clients, java.util.function.IntFunction<String> path) {
-      Load load = new Load();
-      for (int c = 0; c < clients; c++) {
-        int client = c;
-        Thread t = new Thread(() -> load.run(node, client, path), "load-" + c);
-        load.threads.add(t);
-        t.start();
-      }
-      return load;
-    }
-
-    private void run(SluiceNode node, int client, java.util.function.IntFunction<String> path) {
-      try (RawHttp http = RawHttp.connect(node.httpPort())) {
-        for (int i = 0; running.get(); i++) {
-          RawHttp.Response r = http.get(path.apply(i));
-          if (r.status() == 200) {
-            ok.incrementAndGet();
-          } else {
-            error("client " + client + " request " + i + ": " + r.status() + " " + new String(r.body()));
-          }
-        }
-      } catch (Exception e) {
-        error("client " + client + ": " + e);
-      }
-    }
-
-    private void error(String what) {
-      errors.incrementAndGet();
-      firstErrors.putIfAbsent(0, what);
-    }
-
-    void stop() throws InterruptedException {
-      running.set(false);
-      for (Thread t : threads) {
-        t.join(30_000);
-        assertFalse(t.isAlive(), "a client still waits for an answer: " + t.getName());
-      }
-    }
-
-    long ok() {
-      return ok.get();
-    }
-
-    long errors() {
-      return errors.get();
-    }
-
-    String firstError() {
-      return firstErrors.getOrDefault(0, "");
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      stop();
-    }
   }
 }

@@ -3,10 +3,6 @@ package sluice.node;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -15,7 +11,6 @@ import sluice.node.testing.TestBackend;
 
 /** The operator's /status JSON of one node: pools, back-ends, the cluster and the entities' books. */
 class StatusTest {
-  private static final HttpClient HTTP = HttpClient.newHttpClient();
 
   @Test
   @SuppressWarnings("unchecked")
@@ -28,7 +23,7 @@ class StatusTest {
         for (int i = 0; i < 5; i++) {
           assertEquals(200, http.get("/s" + i).status());
         }
-        String text = get(node, "/status");
+        String text = Nodes.adminGet(node, "/status");
         Map<String, Object> status = (Map<String, Object>) Json.parse(text);
         String self = (String) status.get("node");
         assertEquals("Up", status.get("member"), text);
@@ -64,13 +59,5 @@ class StatusTest {
         assertEquals((double) seen.granted(), leases.get(0).get("granted"), "the entity's book and the node agree");
       }
     }
-  }
-
-  private static String get(SluiceNode node, String path) throws Exception {
-    URI uri = URI.create("http://127.0.0.1:" + node.adminAddress().getPort() + path);
-    HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(uri).build(),
-        HttpResponse.BodyHandlers.ofString());
-    assertEquals(200, response.statusCode(), response.body());
-    return response.body();
   }
 }
