@@ -176,13 +176,22 @@ public final class TestBackend implements AutoCloseable {
    */
   public void stop() {
     List<Thread> threads = new ArrayList<>();
+    long deadline = System.nanoTime() + STOP_WAIT.toNanos();
+    Thread accepting;
     synchronized (lock) {
       if (listener == null) {
         return;
       }
       closeQuietly(listener);
       listener = null;
-      threads.add(acceptor);
+      accepting = acceptor;
+    }
+    // the listening socket is gone only once the acceptor has left accept(): until then the JDK
+    // keeps it open and it can still take a connection. A client that sees its connection close
+    // below and connects again must be refused, as by a process that has exited, not accepted
+    // and then closed (that made NoBackendUpTest's retried request a 502 about once in ten runs)
+    join(accepting, deadline);
+    synchronized (lock) {
       for (Connection c : open) {
         closeQuietly(c.socket);
         c.thread.interrupt(); // out of a delay or a hold
@@ -190,14 +199,21 @@ public final class TestBackend implements AutoCloseable {
       }
       lock.notifyAll();
     }
-    long deadline = System.nanoTime() + STOP_WAIT.toNanos();
     for (Thread t : threads) {
-      try {
-        t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+      if (!join(t, deadline)) {
         return;
       }
+    }
+  }
+
+  /** Waits for {@code t} until the deadline; false if interrupted. */
+  private static boolean join(Thread t, long deadlineNanos) {
+    try {
+      t.join(Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000));
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 
