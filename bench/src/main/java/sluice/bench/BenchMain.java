@@ -135,6 +135,8 @@ public final class BenchMain {
   private final int[] l4Sweep;
   /** The l4 set: bytes of the counted large transfer. */
   private final long transferBytes;
+  /** The l4 set: Sluice L4 fixed limits run (default: those of the sweep; 24 is always run). */
+  private final int[] l4SluiceLimits;
   private final double openRate;
   private final Target.Env env;
   private final Path dir;
@@ -159,6 +161,8 @@ public final class BenchMain {
     }
     l4Sweep = Arrays.stream(opts.getOrDefault("l4-sweep", "8,16,24,32,48").split(","))
         .mapToInt(Integer::parseInt).toArray();
+    l4SluiceLimits = opts.containsKey("l4-sluice") ? Arrays.stream(opts.get("l4-sluice").split(","))
+        .mapToInt(Integer::parseInt).toArray() : l4Sweep;
     transferBytes = Long.parseLong(opts.getOrDefault("transfer-bytes", String.valueOf(1L << 30)));
     if (transferBytes < 1 || transferBytes > StreamSource.MAX_BYTES) {
       throw new IllegalArgumentException("--transfer-bytes must be in [1, " + StreamSource.MAX_BYTES + "], not "
@@ -440,7 +444,9 @@ public final class BenchMain {
     java.util.TreeSet<Integer> limits = new java.util.TreeSet<>();
     for (int m : l4Sweep) {
       targets.add(Target.HAProxy.tcp(m, haproxyThreads));
-      limits.add(m);
+    }
+    for (int l : l4SluiceLimits) {
+      limits.add(l);
     }
     limits.add(L4_LIMIT);
     limits.forEach(l -> targets.add(Target.SluiceTcp.fixed(l)));
@@ -694,8 +700,11 @@ public final class BenchMain {
       List<java.util.concurrent.CompletableFuture<String>> asked = adminPorts.stream()
           .map(p -> java.util.concurrent.CompletableFuture.supplyAsync(() -> status(p))).toList();
       List<String> status = asked.stream().map(java.util.concurrent.CompletableFuture::join).toList();
-      granted = status.stream().map(j -> sumOf(j, GRANTED)).toList();
-      limits = status.stream().map(j -> sumOf(j, LIMIT)).toList();
+      // the node's own view only: the "cluster" part repeats the limit and grants of the entities hosted here
+      List<String> own = status.stream().map(j -> j.contains("\"cluster\":") ? j.substring(0, j.indexOf("\"cluster\":"))
+          : j).toList();
+      granted = own.stream().map(j -> sumOf(j, GRANTED)).toList();
+      limits = own.stream().map(j -> sumOf(j, LIMIT)).toList();
     }
 
     /** f summed over the proxy processes; -1 if any of them gave -1. */
@@ -845,7 +854,8 @@ public final class BenchMain {
         Runtime.getRuntime().availableProcessors(), cpu, System.getProperty("java.version"), haproxy, rounds,
         warmup.toSeconds(), measure.toSeconds(),
         set.equals("default") ? "; maxconn sweep " + Arrays.toString(sweep)
-            : set.equals("l4") ? "; HAProxy mode tcp maxconn and Sluice L4 fixed sweep " + Arrays.toString(l4Sweep)
+            : set.equals("l4") ? "; HAProxy mode tcp maxconn sweep " + Arrays.toString(l4Sweep) + ", Sluice L4 fixed "
+            + Arrays.toString(l4SluiceLimits) + " and " + L4_LIMIT
             + ", large transfer " + transferBytes + " bytes" : "",
         set.equals("cluster") ? "1 in every HAProxy process of this set (--haproxy-threads does not apply)"
             : haproxyThreads + " (--haproxy-threads) unless a target's line says otherwise");
