@@ -68,7 +68,19 @@ public final class BenchMain {
    */
   record Scenario(String name, String title, List<Backends.Spec> backends, int connections,
       int active, double rate, List<Arm> arms, Duration warmup, Duration measure,
-      List<Shift> shifts, boolean memory, boolean burst, List<Figure> figures) {
+      List<Shift> shifts, boolean memory, boolean burst, List<Figure> figures, boolean shortConnections) {
+
+    Scenario(String name, String title, List<Backends.Spec> backends, int connections, int active,
+        double rate, List<Arm> arms, Duration warmup, Duration measure, List<Shift> shifts,
+        boolean memory, boolean burst, List<Figure> figures) {
+      this(name, title, backends, connections, active, rate, arms, warmup, measure, shifts, memory, burst,
+          figures, false);
+    }
+
+    Scenario withFigures(List<Figure> fs) {
+      return new Scenario(name, title, backends, connections, active, rate, arms, warmup, measure, shifts,
+          memory, burst, fs, shortConnections);
+    }
 
     Scenario(String name, String title, List<Backends.Spec> backends, int connections, int active,
         double rate, List<Target> targets, Duration warmup, Duration measure, List<Shift> shifts,
@@ -119,6 +131,12 @@ public final class BenchMain {
   private final Duration warmup;
   private final Duration measure;
   private final int[] sweep;
+  /** The l4 set: HAProxy mode tcp maxconn values, and Sluice L4 fixed at each of them. */
+  private final int[] l4Sweep;
+  /** The l4 set: bytes of the counted large transfer. */
+  private final long transferBytes;
+  /** The l4 set: Sluice L4 fixed limits run (default: those of the sweep; 24 is always run). */
+  private final int[] l4SluiceLimits;
   private final double openRate;
   private final Target.Env env;
   private final Path dir;
@@ -138,8 +156,17 @@ public final class BenchMain {
     openRate = Double.parseDouble(opts.getOrDefault("open-rate", "2000"));
     only = opts.containsKey("only") ? Set.of(opts.get("only").split(",")) : Set.of();
     set = opts.getOrDefault("set", "default");
-    if (!List.of("default", "dataplane", "cluster").contains(set)) {
-      throw new IllegalArgumentException("--set must be default, dataplane or cluster, not " + set);
+    if (!List.of("default", "dataplane", "cluster", "l4").contains(set)) {
+      throw new IllegalArgumentException("--set must be default, dataplane, cluster or l4, not " + set);
+    }
+    l4Sweep = Arrays.stream(opts.getOrDefault("l4-sweep", "8,16,24,32,48").split(","))
+        .mapToInt(Integer::parseInt).toArray();
+    l4SluiceLimits = opts.containsKey("l4-sluice") ? Arrays.stream(opts.get("l4-sluice").split(","))
+        .mapToInt(Integer::parseInt).toArray() : l4Sweep;
+    transferBytes = Long.parseLong(opts.getOrDefault("transfer-bytes", String.valueOf(1L << 30)));
+    if (transferBytes < 1 || transferBytes > StreamSource.MAX_BYTES) {
+      throw new IllegalArgumentException("--transfer-bytes must be in [1, " + StreamSource.MAX_BYTES + "], not "
+          + transferBytes);
     }
     haproxyThreads = Integer.parseInt(opts.getOrDefault("haproxy-threads", "1"));
     if (haproxyThreads < 1) {
@@ -186,6 +213,7 @@ public final class BenchMain {
     switch (set) {
       case "dataplane" -> runDataplane();
       case "cluster" -> runCluster();
+      case "l4" -> runL4();
       default -> runDefault();
     }
     Files.writeString(dir.resolve("summary.md"), summary.toString());
@@ -400,6 +428,87 @@ public final class BenchMain {
         figures));
   }
 
+  // --- the l4 set -------------------------------------------------------------------------------
+
+  /** Clients of the l4 set's short-connection scenario, and the L compared beside the best one. */
+  static final int L4_CLIENTS = 512;
+  static final int L4_LIMIT = 24;
+
+  /**
+   * L4 (TCP): short connections on one thrashing back-end through HAProxy mode tcp (a maxconn
+   * sweep and no maxconn), Sluice's TCP listener (fixed at every L of the sweep and auto) and no
+   * proxy; then one large transfer through HAProxy mode tcp, Sluice L4 and no proxy.
+   */
+  private void runL4() throws IOException {
+    List<Target> targets = new ArrayList<>(List.of(new Target.Direct(), Target.HAProxy.tcp(0, haproxyThreads)));
+    java.util.TreeSet<Integer> limits = new java.util.TreeSet<>();
+    for (int m : l4Sweep) {
+      targets.add(Target.HAProxy.tcp(m, haproxyThreads));
+    }
+    for (int l : l4SluiceLimits) {
+      limits.add(l);
+    }
+    limits.add(L4_LIMIT);
+    limits.forEach(l -> targets.add(Target.SluiceTcp.fixed(l)));
+    targets.add(Target.SluiceTcp.auto());
+    Scenario sc = new Scenario("l4-short", "L4 short connections: " + L4_CLIENTS + " clients, each connection carries"
+        + " one HTTP/1.0 request and is closed after its response (ab without -k); one back-end with best N = 20"
+        + " (S0=2ms, alpha=0.04, beta=0.0024). goodput = completed connections/s; latency = connection time, from"
+        + " connect() to the end of the response", List.of(THRASH), L4_CLIENTS, L4_CLIENTS, 0, arms(targets.toArray(
+        Target[]::new)), warmup, measure, List.of(), false, false, List.of(), true);
+    if (only.isEmpty() || only.contains(sc.name())) {
+      List<Outcome> os = runRounds(sc);
+      report(sc.withFigures(l4Figures(os)), os);
+    }
+    if (only.isEmpty() || only.contains(TransferBench.NAME)) {
+      summary.append(TransferBench.run(env, List.of(new Target.Direct(), Target.HAProxy.tcp(0, haproxyThreads),
+          Target.SluiceTcp.fixed(L4_LIMIT)), rounds, transferBytes));
+    }
+  }
+
+  /** The l4-short figures, against the HAProxy mode tcp maxconn with the highest median conn/s. */
+  private List<Figure> l4Figures(List<Outcome> os) {
+    String prefix = "haproxy-tcp-maxconn-";
+    Set<String> names = new LinkedHashSet<>();
+    os.stream().map(Outcome::target).filter(n -> n.startsWith(prefix)).forEach(names::add);
+    java.util.Optional<String> found = names.stream().max(Comparator.comparingDouble(
+        n -> median(Report.values(os, n, r -> r.r().goodput()))));
+    List<Figure> fs = new ArrayList<>();
+    if (found.isEmpty()) {
+      return fs;
+    }
+    String best = found.get();
+    int bestL = Integer.parseInt(best.substring(prefix.length()));
+    fs.add(new Figure("HAProxy mode tcp best maxconn (highest median conn/s of the sweep)", "%.0f", "", "",
+        m -> bestL));
+    List<String> others = new ArrayList<>(List.of("sluice-l4-fixed-" + bestL));
+    if (bestL != L4_LIMIT) {
+      others.add("sluice-l4-fixed-" + L4_LIMIT);
+      others.add(prefix + L4_LIMIT);
+    }
+    others.addAll(List.of("sluice-l4-auto", "haproxy-tcp", "direct"));
+    for (String o : others) {
+      boolean sluice = o.equals("sluice-l4-fixed-" + bestL) || o.equals("sluice-l4-auto");
+      fs.add(ratio(o + " conn/s / " + best + " conn/s", o, best, BenchMain::goodput, sluice ? ">= 1.0" : ""));
+    }
+    for (String o : List.of("sluice-l4-fixed-" + bestL, "sluice-l4-auto")) {
+      fs.add(ratio(o + " p99 / " + best + " p99", o, best, x -> x.r().p99Millis(), ""));
+    }
+    for (String o : List.of("sluice-l4-fixed-" + bestL, best)) {
+      fs.add(new Figure(o + " CPU per connection", "%.1f", " us", "", m -> get(m, o, Outcome::proxyCpuMicrosPerRequest)));
+    }
+    fs.add(ratio("sluice-l4-fixed-" + bestL + " CPU per connection / " + best + " CPU per connection",
+        "sluice-l4-fixed-" + bestL, best, Outcome::proxyCpuMicrosPerRequest, ""));
+    fs.add(new Figure("sluice-l4-auto limit at the end (/status)", "%.0f", "", "",
+        m -> get(m, "sluice-l4-auto", x -> x.limitAtEnd().isEmpty() || x.limitAtEnd().get(0) < 0 ? Double.NaN
+            : x.limitAtEnd().get(0))));
+    return fs;
+  }
+
+  private static double median(double[] v) {
+    return Report.median(v);
+  }
+
   private static List<Arm> arms(Target... targets) {
     return Arrays.stream(targets).map(Arm::of).toList();
   }
@@ -443,6 +552,11 @@ public final class BenchMain {
     if (!only.isEmpty() && !only.contains(sc.name())) {
       return;
     }
+    report(sc, runRounds(sc));
+  }
+
+  /** Every arm of {@code sc} once per round, the order rotated by one per round. */
+  private List<Outcome> runRounds(Scenario sc) {
     System.out.println("\n== " + sc.name() + ": " + sc.title());
     List<Outcome> outcomes = new ArrayList<>();
     for (int round = 0; round < rounds; round++) {
@@ -454,6 +568,10 @@ public final class BenchMain {
         System.out.println("  " + line(o));
       }
     }
+    return outcomes;
+  }
+
+  private void report(Scenario sc, List<Outcome> outcomes) throws IOException {
     results.put(sc.name(), outcomes);
     Report.write(dir, sc, outcomes, rounds);
     String table = Files.readString(dir.resolve(sc.name() + ".md"));
@@ -477,6 +595,8 @@ public final class BenchMain {
           new LoadDriver(LoadDriver.Config.closed(running.entry(), PREWARM_CONNECTIONS, Duration.ZERO, warmup))
               .run(new LoadDriver.Observer() {});
           cfg = LoadDriver.Config.burst(running.entry(), sc.connections(), sc.warmup(), sc.measure());
+        } else if (sc.shortConnections()) {
+          cfg = LoadDriver.Config.shortConnections(running.entry(), sc.connections(), sc.warmup(), sc.measure());
         } else {
           cfg = new LoadDriver.Config(running.entry(), sc.connections() + arm.idle(), sc.active(), sc.rate(),
               sc.warmup(), sc.measure(), 2);
@@ -580,8 +700,11 @@ public final class BenchMain {
       List<java.util.concurrent.CompletableFuture<String>> asked = adminPorts.stream()
           .map(p -> java.util.concurrent.CompletableFuture.supplyAsync(() -> status(p))).toList();
       List<String> status = asked.stream().map(java.util.concurrent.CompletableFuture::join).toList();
-      granted = status.stream().map(j -> sumOf(j, GRANTED)).toList();
-      limits = status.stream().map(j -> sumOf(j, LIMIT)).toList();
+      // the node's own view only: the "cluster" part repeats the limit and grants of the entities hosted here
+      List<String> own = status.stream().map(j -> j.contains("\"cluster\":") ? j.substring(0, j.indexOf("\"cluster\":"))
+          : j).toList();
+      granted = own.stream().map(j -> sumOf(j, GRANTED)).toList();
+      limits = own.stream().map(j -> sumOf(j, LIMIT)).toList();
     }
 
     /** f summed over the proxy processes; -1 if any of them gave -1. */
@@ -730,7 +853,10 @@ public final class BenchMain {
         LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME).substring(0, 16),
         Runtime.getRuntime().availableProcessors(), cpu, System.getProperty("java.version"), haproxy, rounds,
         warmup.toSeconds(), measure.toSeconds(),
-        set.equals("default") ? "; maxconn sweep " + Arrays.toString(sweep) : "",
+        set.equals("default") ? "; maxconn sweep " + Arrays.toString(sweep)
+            : set.equals("l4") ? "; HAProxy mode tcp maxconn sweep " + Arrays.toString(l4Sweep) + ", Sluice L4 fixed "
+            + Arrays.toString(l4SluiceLimits) + " and " + L4_LIMIT
+            + ", large transfer " + transferBytes + " bytes" : "",
         set.equals("cluster") ? "1 in every HAProxy process of this set (--haproxy-threads does not apply)"
             : haproxyThreads + " (--haproxy-threads) unless a target's line says otherwise");
   }

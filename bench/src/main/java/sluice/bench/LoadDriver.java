@@ -41,6 +41,11 @@ import org.HdrHistogram.Histogram;
  * loop. The time from each connection's connect() call to the end of its first response goes into
  * a histogram of its own ({@link Burst}).
  *
+ * <p>Short connections ({@link Config#shortConnections}, as {@code ab} without {@code -k}): each
+ * active connection carries one HTTP/1.0 request and is closed as soon as its response has been
+ * read, and a new connection is opened at once in its place; latency is the connection time, from
+ * the connect() call to the end of the response, and goodput counts completed connections.
+ *
  * <p>Invariants: a connection is in exactly one state of {@link Conn.State}; only its thread
  * touches it. The per-thread counters are merged after the threads have stopped.
  */
@@ -58,9 +63,12 @@ public final class LoadDriver {
    * @param threads           NIO threads
    * @param burst             all connects at once at the start of the run, each connection's
    *                          first-response time recorded (closed loop, every connection active)
+   * @param shortConnections  one HTTP/1.0 request per connection, closed after its response and
+   *                          replaced at once by a new one (closed loop, every connection active)
    */
   public record Config(List<InetSocketAddress> targets, int connections, int activeConnections,
-      double ratePerSecond, Duration warmup, Duration measure, int threads, boolean burst) {
+      double ratePerSecond, Duration warmup, Duration measure, int threads, boolean burst,
+      boolean shortConnections) {
     public Config {
       if (activeConnections > connections || connections < 1 || threads < 1) {
         throw new IllegalArgumentException("bad driver config " + connections + "/" + activeConnections);
@@ -68,6 +76,14 @@ public final class LoadDriver {
       if (burst && (activeConnections != connections || ratePerSecond > 0)) {
         throw new IllegalArgumentException("a burst is a closed loop over all its connections");
       }
+      if (shortConnections && (burst || activeConnections != connections || ratePerSecond > 0)) {
+        throw new IllegalArgumentException("short connections are a closed loop over all its connections, no burst");
+      }
+    }
+
+    public Config(List<InetSocketAddress> targets, int connections, int activeConnections,
+        double ratePerSecond, Duration warmup, Duration measure, int threads, boolean burst) {
+      this(targets, connections, activeConnections, ratePerSecond, warmup, measure, threads, burst, false);
     }
 
     public Config(List<InetSocketAddress> targets, int connections, int activeConnections,
@@ -84,6 +100,15 @@ public final class LoadDriver {
     public static Config burst(List<InetSocketAddress> targets, int connections, Duration warmup,
         Duration measure) {
       return new Config(targets, connections, connections, 0, warmup, measure, 2, true);
+    }
+
+    /**
+     * {@code connections} clients in a closed loop, each connection carrying one HTTP/1.0 request
+     * (like {@code ab} without {@code -k}).
+     */
+    public static Config shortConnections(List<InetSocketAddress> targets, int connections, Duration warmup,
+        Duration measure) {
+      return new Config(targets, connections, connections, 0, warmup, measure, 2, false, true);
     }
   }
 
@@ -138,8 +163,8 @@ public final class LoadDriver {
 
   public LoadDriver(Config config) {
     this.config = config;
-    this.request = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sluice-bench\r\n\r\n")
-        .getBytes(StandardCharsets.ISO_8859_1);
+    this.request = ((config.shortConnections() ? "GET / HTTP/1.0" : "GET / HTTP/1.1")
+        + "\r\nHost: 127.0.0.1\r\nUser-Agent: sluice-bench\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
   }
 
   /** Opens the connections, runs warm-up and window, closes everything, returns the figures. */
@@ -297,6 +322,7 @@ public final class LoadDriver {
     final ArrayDeque<Conn> idle = new ArrayDeque<>();
     final ArrayDeque<Conn> toConnect = new ArrayDeque<>();
     final ArrayDeque<long[]> reconnects = new ArrayDeque<>(); // {dueNanos, connIndex}
+    final ArrayDeque<Conn> reopenNow = new ArrayDeque<>(); // short connections: done, a new one goes at once
     final ArrayDeque<Long> backlog = new ArrayDeque<>(); // open loop: intended send times waiting
     final Histogram latency = new Histogram(3);
     final Histogram firstResponse = new Histogram(3); // burst: connect() to end of first response
@@ -365,6 +391,8 @@ public final class LoadDriver {
           for (Conn c : conns) {
             c.prepare();
           }
+        } else if (config.shortConnections()) {
+          toConnect.clear(); // each connection is opened when the load starts and after each response
         } else {
           connectAll();
           connectedCount = (int) conns.stream().filter(c -> c.state != Conn.State.CLOSED).count();
@@ -387,6 +415,11 @@ public final class LoadDriver {
             c.connect(); // a connection sends its first request as soon as it is connected
           }
           connectLoopCpuNanos = THREADS.getCurrentThreadCpuTime() - burstCpuStartNanos;
+        }
+        if (config.shortConnections()) {
+          for (Conn c : conns) {
+            c.open(); // it sends its request as soon as it is connected
+          }
         }
         for (Conn c : conns) {
           if (c.active && c.state == Conn.State.IDLE && !config.burst()) {
@@ -412,6 +445,10 @@ public final class LoadDriver {
             selector.selectNow();
           }
           handleKeys();
+          Conn next;
+          while ((next = reopenNow.poll()) != null) {
+            next.open();
+          }
           now = System.nanoTime();
           while (!reconnects.isEmpty() && reconnects.peek()[0] <= now) {
             conns.get((int) reconnects.poll()[1]).open();
@@ -432,7 +469,7 @@ public final class LoadDriver {
           if (!c.active && c.state == Conn.State.IDLE) {
             idleOpenAtEnd++;
           }
-          if (config.burst() && c.everConnected) {
+          if ((config.burst() || config.shortConnections()) && c.everConnected) {
             connectedCount++;
           }
           c.close();
@@ -542,6 +579,8 @@ public final class LoadDriver {
       State state = State.CLOSED;
       long sentAt;
       long connectAt;
+      /** Short connections: the connect() call of the connection now open, where its latency starts. */
+      long openedAt;
       boolean everConnected;
       boolean firstPending; // burst: the first response of this connection is still to come
       // response parsing
@@ -560,6 +599,8 @@ public final class LoadDriver {
       }
 
       void open() {
+        in.clear(); // nothing of an earlier connection's bytes belongs to the new one
+        openedAt = System.nanoTime();
         prepare();
         if (ch != null) {
           connect();
@@ -635,7 +676,7 @@ public final class LoadDriver {
             idle.add(this);
           }
         } else {
-          send(System.nanoTime());
+          send(config.shortConnections() ? openedAt : System.nanoTime());
         }
       }
 
@@ -793,7 +834,12 @@ public final class LoadDriver {
         if (firstPending) {
           firstDone(now, status >= 200 && status < 300);
         }
-        if (closeAfter) {
+        if (config.shortConnections()) {
+          close(); // done with it: the next connection of this client opens at once
+          if (!stopping) {
+            reopenNow.add(this);
+          }
+        } else if (closeAfter) {
           close();
           scheduleReconnect();
         } else {

@@ -3,9 +3,17 @@ package sluice.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
 import sluice.demo.ThrashingBackend;
@@ -87,6 +95,73 @@ class LoadDriverTest {
       LoadDriver.Result r = new LoadDriver(config).run(new LoadDriver.Observer() {});
       assertTrue(r.backlogMax() > 50, "due requests piled up: " + r.backlogMax());
       assertTrue(r.p99Millis() > 300, "queueing shows in the latency: p99 " + r.p99Millis() + " ms");
+    }
+  }
+
+  @Test
+  void shortConnectionsCarryOneHttp10RequestEachAndCountConnectionTime() throws Exception {
+    AtomicInteger accepted = new AtomicInteger();
+    ConcurrentLinkedQueue<String> heads = new ConcurrentLinkedQueue<>();
+    try (ServerSocket server = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
+      Thread acceptor = new Thread(() -> serveOnePerConnection(server, accepted, heads), "one-per-connection");
+      acceptor.setDaemon(true);
+      acceptor.start();
+      var target = List.of(new InetSocketAddress("127.0.0.1", server.getLocalPort()));
+      LoadDriver.Result r = new LoadDriver(LoadDriver.Config.shortConnections(target, 4, Duration.ofMillis(300),
+          Duration.ofSeconds(1))).run(new LoadDriver.Observer() {});
+      assertEquals(0, r.errorsPerSecond(), "errors " + r.errorKinds());
+      assertTrue(r.goodput() > 0, "completed connections counted: " + r.goodput());
+      // the server answers 10 ms after the request head: a connection takes at least that long
+      assertTrue(r.p50Millis() >= 10, "p50 " + r.p50Millis() + " ms is not below the server's 10 ms");
+      // 4 clients, one connection each at a time, 10 ms each: at most 400 a second
+      assertTrue(r.goodput() <= 400 * 1.05, "no more connections than 4 clients can complete: " + r.goodput());
+      // every completed connection was accepted anew: the window's count cannot exceed the accepts
+      assertTrue(accepted.get() >= r.goodput(), accepted.get() + " accepts for " + r.goodput() + " completed");
+      assertTrue(heads.size() >= r.goodput());
+      for (String head : heads) {
+        assertTrue(head.startsWith("GET / HTTP/1.0\r\n"), "an HTTP/1.0 request: " + head);
+        assertTrue(!head.toLowerCase().contains("keep-alive"), "no keep-alive asked for: " + head);
+      }
+    }
+  }
+
+  /**
+   * Per accepted connection (a thread each): reads one request head, waits 10 ms, answers with
+   * Connection: close, and reads on: a second request on the same connection would be recorded.
+   */
+  private static void serveOnePerConnection(ServerSocket server, AtomicInteger accepted,
+      ConcurrentLinkedQueue<String> heads) {
+    while (!server.isClosed()) {
+      Socket s;
+      try {
+        s = server.accept();
+      } catch (IOException e) {
+        return;
+      }
+      accepted.incrementAndGet();
+      Thread t = new Thread(() -> {
+        try (s) {
+          InputStream in = s.getInputStream();
+          OutputStream out = s.getOutputStream();
+          StringBuilder head = new StringBuilder();
+          int c;
+          while ((c = in.read()) >= 0) {
+            head.append((char) c);
+            if (head.toString().endsWith("\r\n\r\n")) {
+              heads.add(head.toString());
+              head.setLength(0);
+              Thread.sleep(10);
+              out.write("HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                  .getBytes(StandardCharsets.ISO_8859_1));
+              out.flush();
+            }
+          }
+        } catch (IOException | InterruptedException ignored) {
+          // the driver closed it
+        }
+      });
+      t.setDaemon(true);
+      t.start();
     }
   }
 }
