@@ -17,6 +17,8 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntPredicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import sluice.demo.ThrashingBackend;
 import sluice.node.settings.BackendSettings;
@@ -98,6 +100,30 @@ class TcpLimitTest {
           Clients clients = new Clients(node.tcpAddresses().get(0), 128)) {
         int lowest = awaitLimitFalls(node, Duration.ofSeconds(40), limit -> limit <= 40);
         assertTrue(lowest <= 40, "auto lowered the limit from 96 towards the knee (9.8): " + lowest);
+        assertTrue(clients.served() > 0, "connections were served");
+        assertEquals(0, clients.failed(), "no client failed");
+      }
+    }
+  }
+
+  @Test
+  void bandOnTheTimeToTheFirstByteLowersTheLimitAndTheDecisionShowsBytesAndFirstByte() throws Exception {
+    // each request takes 40 ms whatever the concurrency, and answers 100 kB: the back-end's first
+    // byte comes 40 ms or more after the connect, above the band's 10 ms
+    try (ThrashingBackend backend = ThrashingBackend.create("127.0.0.1", 0, Duration.ofMillis(40), 0, 0, 100_000)
+        .start()) {
+      var spec = new LimitSpec("band", 1, 16, 8, Map.of("metric", "mean-first-byte-time", "low", "1", "high", "10"));
+      try (SluiceNode node = TcpRelayTest.start(tcpPool(backend.port(), spec));
+          Clients clients = new Clients(node.tcpAddresses().get(0), 16)) {
+        int lowest = awaitLimitFalls(node, Duration.ofSeconds(30), limit -> limit <= 2);
+        assertTrue(lowest <= 2, "first bytes after 40 ms lowered the limit from 8 to " + lowest);
+        String reason = Nodes.status(node).backends().get(0).limitReason();
+        Matcher m = Pattern.compile("([0-9.]+) MB/s, first byte ([0-9.]+) ms").matcher(reason);
+        assertTrue(m.find(), "the decision names the window's bytes and first byte: " + reason);
+        // a window of 250 ms at limit 1 or more holds at least one 100 kB answer, so 0.4 MB/s or more
+        assertTrue(Double.parseDouble(m.group(1)) >= 0.1, reason);
+        double firstByteMillis = Double.parseDouble(m.group(2));
+        assertTrue(firstByteMillis >= 40 && firstByteMillis < 10_000, "first byte in milliseconds: " + reason);
         assertTrue(clients.served() > 0, "connections were served");
         assertEquals(0, clients.failed(), "no client failed");
       }

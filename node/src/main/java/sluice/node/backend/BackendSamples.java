@@ -22,6 +22,9 @@ public final class BackendSamples {
   private int arrivals;
   private double reportedLoadSum;
   private int reportedLoadCount;
+  private long bytes;
+  private int firstBytes;
+  private long sumFirstByteNanos;
   private long windowStartNanos;
 
   // the status interval
@@ -65,6 +68,17 @@ public final class BackendSamples {
     rtt(rttNanos);
   }
 
+  /** L4: bytes a connection relayed (both ways) since its last count. */
+  public void relayed(long relayedBytes) {
+    bytes += relayedBytes;
+  }
+
+  /** L4: a connection's time from the connect to the back-end's first byte. */
+  public void firstByte(long nanos) {
+    firstBytes++;
+    sumFirstByteNanos += Math.max(0, nanos);
+  }
+
   /** A load value the back-end reported of itself in a response header. */
   public void reportedLoad(double load) {
     reportedLoadSum += load;
@@ -89,8 +103,9 @@ public final class BackendSamples {
     SampleBatch batch = new SampleBatch(backendId, nodeId, nowNanos - windowStartNanos, completed, dropped,
         0, // ignored: a request whose client left is dropped from the queue, never sent
         sumRttNanos, completed + dropped == 0 ? 0 : minRttNanos, maxRttNanos, Math.max(maxInFlight, inFlight),
-        arrivals, queueLength, reportedLoadSum, reportedLoadCount);
-    completed = dropped = arrivals = reportedLoadCount = 0;
+        arrivals, queueLength, reportedLoadSum, reportedLoadCount, bytes, firstBytes, sumFirstByteNanos);
+    completed = dropped = arrivals = reportedLoadCount = firstBytes = 0;
+    bytes = sumFirstByteNanos = 0;
     reportedLoadSum = 0;
     maxInFlight = inFlight;
     sumRttNanos = maxRttNanos = 0;

@@ -61,6 +61,23 @@ public interface L4Connection extends Work {
   /** The node or the actor stops: both ends are closed now (the client sees a reset). */
   void closeNow(Outcome why);
 
+  /**
+   * Bytes relayed both ways since the last call, for the report window the actor is filling
+   * (a long-lived connection counts in every window it moves bytes in); 0 for a kind that does
+   * not count them (a pcap flow).
+   */
+  default long takeRelayedBytes() {
+    return 0;
+  }
+
+  /**
+   * Once the back-end has sent its first byte: the nanoseconds from the connect to it, returned
+   * by the first call after that byte only; otherwise -1 (also for a pcap flow).
+   */
+  default long takeFirstByteNanos() {
+    return -1;
+  }
+
   /** For logs: the client, the back-end side, the state. */
   String describe();
 }

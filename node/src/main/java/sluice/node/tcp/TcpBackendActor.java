@@ -283,6 +283,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     if (!relays.remove(done.relay())) {
       return this;
     }
+    count(done.relay());
     switch (done.outcome()) {
       case COMPLETED -> {
         completed++;
@@ -337,9 +338,21 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
 
   private Behavior<Command> onReportTick() {
     sendDemand();
+    for (L4Connection relay : relays) {
+      count(relay);
+    }
     entity.tell(samples.drain(nodeId, relays.size(), backlog, System.nanoTime()));
     tellCapacity(true);
     return this;
+  }
+
+  /** Adds what {@code relay} moved since it was last counted, and its first byte once, to the window. */
+  private void count(L4Connection relay) {
+    samples.relayed(relay.takeRelayedBytes());
+    long firstByte = relay.takeFirstByteNanos();
+    if (firstByte >= 0) {
+      samples.firstByte(firstByte);
+    }
   }
 
   /** As {@link BackendActor}'s: what this actor can take now, when that differs from what the queue believes. */

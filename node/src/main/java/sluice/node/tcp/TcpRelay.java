@@ -63,6 +63,9 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
 
   private long enqueuedNanos;
   private long connectStartNanos;
+  private long bytesUntaken;
+  private long firstByteNanos = -1;
+  private boolean firstByteTaken;
   /** The last read on either side (set once per read batch); the back-end actor sweeps idle relays. */
   long lastActivityNanos;
   long endingSinceNanos;
@@ -115,12 +118,30 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
 
   // ---- the back-end actor's side ------------------------------------------------------
 
+  @Override
+  public long takeRelayedBytes() {
+    long bytes = bytesUntaken;
+    bytesUntaken = 0;
+    return bytes;
+  }
+
+  @Override
+  public long takeFirstByteNanos() {
+    if (firstByteNanos < 0 || firstByteTaken) {
+      return -1;
+    }
+    firstByteTaken = true;
+    return firstByteNanos;
+  }
+
   /** Opens the back-end connection (the caller holds a slot for it). */
   @Override
   public void connect(Bootstrap bootstrap, InetSocketAddress address, Events events) {
     this.events = events;
     state = State.CONNECTING;
     connectStartNanos = System.nanoTime();
+    firstByteNanos = -1;
+    firstByteTaken = false;
     backendInputEnded = backendFinQueued = backendFinSent = backendClosed = false;
     ChannelFuture connect = bootstrap.clone().handler(new BackendSide()).connect(address);
     Channel ch = connect.channel();
@@ -201,6 +222,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
           buf.release(); // cannot happen: we pass the client's FIN on only after its last byte
           return;
         }
+        bytesUntaken += buf.readableBytes();
         backend.write(buf, backend.voidPromise());
         if (!backend.isWritable()) {
           client.config().setAutoRead(false); // resumed when the back-end drains
@@ -285,6 +307,10 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
         buf.release(); // ENDING: read to its end and dropped
         return;
       }
+      if (firstByteNanos < 0) {
+        firstByteNanos = System.nanoTime() - connectStartNanos; // once per connection
+      }
+      bytesUntaken += buf.readableBytes();
       client.write(buf, client.voidPromise());
       if (!client.isWritable()) {
         backend.config().setAutoRead(false); // resumed when the client drains
@@ -348,6 +374,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
     if (early != null) {
       ByteBuf buf;
       while ((buf = early.poll()) != null) {
+        bytesUntaken += buf.readableBytes();
         backend.write(buf, backend.voidPromise());
       }
       early = null;
