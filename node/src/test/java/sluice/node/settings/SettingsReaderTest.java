@@ -437,7 +437,7 @@ class SettingsReaderTest {
     SettingsException e = refused(ONE_POOL + "sluice.tcpp = []");
     assertEquals(List.of("sluice.tcpp: unknown key (did you mean tcp?); allowed here: http, cluster, admin, "
         + "drain-timeout, report-interval, controller-window, status-interval, event-loops, defaults, pools, routes, "
-        + "default-pool, tcp"), e.problems());
+        + "default-pool, tcp, access-log, log-format"), e.problems());
   }
 
   @Test
