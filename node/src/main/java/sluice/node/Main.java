@@ -88,6 +88,7 @@ public final class Main {
       }
       Config config = source.get();
       SluiceSettings settings = SettingsReader.read(config);
+      LogFormats.apply(settings.logFormat()); // sluice.log-format given in the file
       // a SIGTERM runs the node's graceful stop through Pekko's coordinated shutdown (its own
       // JVM hook); so does the cluster downing this node
       SluiceNode node = SluiceNode.start(settings, config, source);

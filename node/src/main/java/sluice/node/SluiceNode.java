@@ -44,6 +44,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.backend.BackendEntity;
 import sluice.node.backend.BackendActor;
+import sluice.node.http.AccessLog;
 import sluice.node.http.HttpListener;
 import sluice.node.loop.EventLoops;
 import sluice.node.metrics.LatencyBuckets;
@@ -106,6 +107,8 @@ public final class SluiceNode implements AutoCloseable {
   private final ActorSystem<GuardianCommand> system;
   private final AtomicReference<Running> running;
   private final HttpListener listener;
+  /** The access log, null when it is off. */
+  private final AccessLog accessLog;
   private final List<TcpListener> tcpListeners;
   private final List<PcapIngress> pcapIngresses;
   private final String nodeId;
@@ -130,8 +133,9 @@ public final class SluiceNode implements AutoCloseable {
 
   private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, AtomicReference<Running> running,
       HttpListener listener, List<TcpListener> tcpListeners, List<PcapIngress> pcapIngresses, String nodeId,
-      ConnectionGate gate, Optional<Supplier<Config>> configSource, Duration exchangeGuard) {
+      ConnectionGate gate, Optional<Supplier<Config>> configSource, Duration exchangeGuard, AccessLog accessLog) {
     this.loops = loops;
+    this.accessLog = accessLog;
     this.pcapIngresses = pcapIngresses;
     this.system = system;
     this.running = running;
@@ -185,7 +189,14 @@ public final class SluiceNode implements AutoCloseable {
         PcapIngress.check(tcp, poolAddresses(settings, tcp.pool(), addresses)); // before anything starts
       }
     }
-    EventLoops loops = EventLoops.start(settings.eventLoops());
+    AccessLog accessLog = AccessLog.start(settings.accessLog()); // null when off; a file that cannot be opened fails here
+    EventLoops loops;
+    try {
+      loops = EventLoops.start(settings.eventLoops());
+    } catch (RuntimeException e) {
+      closeQuietly(accessLog);
+      throw e;
+    }
     Config config = derivedConfig(settings)
         .withFallback(ConfigFactory.parseString(loops.dispatcherConfig()))
         .withFallback(userConfig)
@@ -210,6 +221,7 @@ public final class SluiceNode implements AutoCloseable {
       systemRef.set(system);
     } catch (RuntimeException e) {
       loops.close();
+      closeQuietly(accessLog);
       throw e;
     }
     List<TcpListener> tcpListeners = new ArrayList<>();
@@ -221,7 +233,7 @@ public final class SluiceNode implements AutoCloseable {
       List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop = queuesPerLoop(actors, loops.size());
       Duration guard = exchangeGuard(settings);
       HttpListener listener = HttpListener.bind(loops, settings.http(), settings.routes(), settings.defaultPool(),
-          queuesPerLoop, gate, guard, retryAfter(settings));
+          queuesPerLoop, gate, guard, retryAfter(settings), accessLog);
       for (TcpSettings tcp : settings.tcp()) {
         List<ActorRef<QueueActor.Command>> queues = queuesPerLoop.stream().map(q -> q.get(tcp.pool())).toList();
         if (tcp.isPcap()) {
@@ -233,7 +245,7 @@ public final class SluiceNode implements AutoCloseable {
       }
       String nodeId = Cluster.get(system).selfMember().address().hostPort();
       SluiceNode node = new SluiceNode(loops, system, running, listener, List.copyOf(tcpListeners),
-          List.copyOf(pcapIngresses), nodeId, gate, configSource, guard);
+          List.copyOf(pcapIngresses), nodeId, gate, configSource, guard, accessLog);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
       system.systemActorOf(PoolEditor.create(node.editorView()), "pool-editor", Props.empty());
@@ -257,6 +269,7 @@ public final class SluiceNode implements AutoCloseable {
         // stopping anyway
       }
       loops.close();
+      closeQuietly(accessLog);
       throw new IllegalStateException("sluice could not start: " + e.getMessage(), e);
     }
   }
@@ -978,8 +991,15 @@ public final class SluiceNode implements AutoCloseable {
       log.warn("closing the listener failed: {}", e.toString());
     }
     loops.close();
+    closeQuietly(accessLog); // after the loops: the last exchanges' lines are written
     metrics.close();
     reloads.shutdown();
+  }
+
+  private static void closeQuietly(AccessLog accessLog) {
+    if (accessLog != null) {
+      accessLog.close();
+    }
   }
 
   /**

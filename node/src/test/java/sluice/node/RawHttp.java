@@ -51,6 +51,11 @@ final class RawHttp implements AutoCloseable {
     return new RawHttp(socket);
   }
 
+  /** The client's own port (as the node sees it). */
+  int localPort() {
+    return socket.getLocalPort();
+  }
+
   record Header(String name, String value) {}
 
   /** A response; {@code body} is null when it was only counted (see {@link #readCounting}). */

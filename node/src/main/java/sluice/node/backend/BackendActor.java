@@ -307,7 +307,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       queue.giveBack(e);
       return;
     }
-    queueWaits.record(System.nanoTime() - e.enqueuedNanos());
+    long now = System.nanoTime();
+    e.taken(now); // the access log's queue time: the same span as the queue-wait histogram
+    queueWaits.record(now - e.enqueuedNanos());
     tellCapacity(false);
   }
 

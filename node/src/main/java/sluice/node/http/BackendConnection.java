@@ -72,7 +72,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
   }
 
   final long id;
-  private final String backendId;
+  final String backendId;
   private final Events events;
   private final long bufferUpTo;
   private final CharSequence loadHeader;
@@ -95,7 +95,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
   // ---- owned by the handler while BUSY
   private Exchange exchange;
-  private long sentNanos;
+  long sentNanos;
   private boolean responseStarted;
   private boolean inInterim;
   private List<HttpObject> held;
@@ -311,6 +311,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
       return;
     }
     rttNanos = System.nanoTime() - sentNanos;
+    e.rttNanos = rttNanos;
     status = response.status().code();
     closeAfter = !HttpUtil.isKeepAlive(response);
     if (loadHeader != null) {

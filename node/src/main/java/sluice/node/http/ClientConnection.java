@@ -96,6 +96,20 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   private boolean bodylessOut;
   private static final AsciiString TEXT_PLAIN = AsciiString.cached("text/plain; charset=UTF-8");
 
+  // ---- the access log: null when it is off, and then nothing below is read
+  private final AccessLog accessLog;
+  private int clientPort;
+  /** When the current request's first byte came (only read with the access log on). */
+  private long startNanos;
+  private long startMillis;
+  /** The current request line as the client sent it (only set with the access log on). */
+  private String lineMethod;
+  private String lineUri;
+  private String lineVersion;
+  /** Bytes written to the client for the current request; the status of its response head (0: none yet). */
+  private long bytesOut;
+  private int statusOut;
+
   // the timeout list this connection is on (see ClientTimeouts), and its place there
   ClientTimeouts.Timeouts list;
   ClientConnection prev;
@@ -103,7 +117,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   long since;
 
   ClientConnection(Router router, ClientTimeouts timeouts, ResponseBuffers buffers, int bufferRequestsUpTo,
-      String retryAfterSeconds) {
+      String retryAfterSeconds, AccessLog accessLog) {
+    this.accessLog = accessLog;
     this.router = router;
     this.timeouts = timeouts;
     this.buffers = buffers;
@@ -121,6 +136,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   public void channelActive(ChannelHandlerContext ctx) {
     if (ctx.channel().remoteAddress() instanceof InetSocketAddress remote) {
       clientIp = remote.getAddress() == null ? remote.getHostString() : remote.getAddress().getHostAddress();
+      clientPort = remote.getPort();
     } else {
       clientIp = String.valueOf(ctx.channel().remoteAddress());
     }
@@ -134,6 +150,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       if (phase == Phase.IDLE) {
         phase = Phase.HEAD;
         timeouts.heads.add(this);
+        if (accessLog != null) {
+          startNanos = System.nanoTime();
+          startMillis = System.currentTimeMillis();
+        }
       }
       return;
     }
@@ -187,15 +207,26 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     client10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
     clientKeepAlive = HttpUtil.isKeepAlive(request);
     discardBody = false;
+    bytesOut = 0;
+    statusOut = 0;
     String uri = request.uri();
-    ActorRef<QueueActor.Command> queue = router.route(request.headers().get(HttpHeaderNames.HOST), uri);
-    if (queue == null) {
+    if (accessLog != null) {
+      lineMethod = request.method().name();
+      lineUri = uri; // before Forwarding rewrites the request
+      lineVersion = request.protocolVersion().text();
+    }
+    Router.Pool pool = router.route(request.headers().get(HttpHeaderNames.HOST), uri);
+    if (pool == null) {
       discardBody = true;
       String path = RequestTarget.path(uri);
       writeLocalError(HttpResponseStatus.NOT_FOUND, "no route for host '"
           + RequestTarget.hostOnly(request.headers().get(HttpHeaderNames.HOST)) + "' and path " + path, false);
+      if (accessLog != null) {
+        accessLog.add(entry(null, HttpResponseStatus.NOT_FOUND.code(), AccessLog.Termination.NO_ROUTE));
+      }
       return;
     }
+    ActorRef<QueueActor.Command> queue = pool.queue();
     boolean chunked = HttpUtil.isTransferEncodingChunked(request);
     Forwarding.forwardRequest(request, clientIp);
     if (chunked) {
@@ -209,15 +240,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       if (request.headers().contains(HttpHeaderNames.EXPECT)) {
         request.headers().remove(HttpHeaderNames.EXPECT);
         if (!client10) {
+          bytesOut += CONTINUE.readableBytes();
           ctx.writeAndFlush(CONTINUE.duplicate(), ctx.voidPromise());
         }
       }
-      current = new Exchange(this, request, true);
+      current = new Exchange(this, request, true, pool.name());
       bufferingFor = queue;
       timeouts.bodies.add(this);
       return;
     }
-    current = new Exchange(this, request, false);
+    current = new Exchange(this, request, false, pool.name());
     timeouts.exchanges.add(this);
     queue.tell(new QueueActor.Enqueue(current));
   }
@@ -243,13 +275,18 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       current = null;
       e.clientFailed();
       if (e.state == Exchange.State.ANSWERED) {
+        logEnd(e, statusOut, AccessLog.Termination.BAD_REQUEST);
         closeNow();
         return;
       }
     }
     clientKeepAlive = false;
     phase = Phase.CLOSING;
-    writeClose(errorResponse(malformed.status(), malformed.reason(), false, false));
+    ByteBuf response = errorResponse(malformed.status(), malformed.reason(), false, false);
+    if (e != null) {
+      logEnd(e, malformed.status().code(), AccessLog.Termination.BAD_REQUEST);
+    }
+    writeClose(response);
   }
 
   // ---- flow control of the request body -----------------------------------------------
@@ -384,7 +421,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       return; // HTTP/1.0 clients get no 1xx (RFC 9110 15.2)
     }
     Forwarding.forwardResponse(response);
-    ctx.writeAndFlush(HttpWriter.responseHead(ctx.alloc(), response, 0), ctx.voidPromise());
+    ByteBuf head = HttpWriter.responseHead(ctx.alloc(), response, 0);
+    bytesOut += head.readableBytes();
+    ctx.writeAndFlush(head, ctx.voidPromise());
   }
 
   /**
@@ -396,6 +435,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       timeouts.remove(this); // answered: the guard is done
     }
     int code = response.status().code();
+    statusOut = code;
     bodylessOut = e.head || code == 204 || code == 304 || (code >= 100 && code < 200);
     boolean length = response.headers().contains(HttpHeaderNames.CONTENT_LENGTH)
         && !HttpUtil.isTransferEncodingChunked(response);
@@ -416,7 +456,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   void writeResponseHead(Exchange e, HttpResponse response) {
     prepareHead(e, response);
-    ctx.write(HttpWriter.responseHead(ctx.alloc(), response, 0), ctx.voidPromise());
+    ByteBuf head = HttpWriter.responseHead(ctx.alloc(), response, 0);
+    bytesOut += head.readableBytes();
+    ctx.write(head, ctx.voidPromise());
   }
 
   void writeResponseContent(HttpContent content) {
@@ -425,10 +467,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     if (length == 0 || bodylessOut) {
       data.release();
     } else if (chunkedOut) {
-      ctx.write(HttpWriter.chunkSize(ctx.alloc(), length), ctx.voidPromise());
+      ByteBuf size = HttpWriter.chunkSize(ctx.alloc(), length);
+      bytesOut += size.readableBytes() + length + 2;
+      ctx.write(size, ctx.voidPromise());
       ctx.write(data, ctx.voidPromise());
       ctx.write(HttpWriter.CRLF_BUF.duplicate(), ctx.voidPromise());
     } else {
+      bytesOut += length;
       ctx.write(data, ctx.voidPromise());
     }
   }
@@ -437,6 +482,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   void writeResponseEnd(Exchange e, LastHttpContent last, boolean end) {
     writeResponseContent(last);
     if (chunkedOut) {
+      bytesOut += HttpWriter.LAST_CHUNK.readableBytes();
       ctx.write(HttpWriter.LAST_CHUNK.duplicate(), ctx.voidPromise());
     }
     if (end) {
@@ -465,6 +511,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
       }
       data.release();
     }
+    bytesOut += out.readableBytes();
     ctx.write(out, ctx.voidPromise());
     if (end) {
       endResponse(e);
@@ -478,6 +525,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     if (current == e) {
       current = null;
     }
+    logEnd(e, statusOut, AccessLog.Termination.OK);
     if (awaitingDrain) {
       awaitingDrain = false;
       if (list == timeouts.stalled) {
@@ -503,6 +551,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     if (current == e) {
       current = null;
     }
+    logEnd(e, statusOut, AccessLog.Termination.BACKEND_CUT_OFF);
     closeNow();
   }
 
@@ -520,6 +569,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
     boolean stay = clientKeepAlive && phase != Phase.CLOSING && !timeouts.draining;
     ByteBuf response = errorResponse(status, message, retryAfter, stay);
+    if (accessLog != null) {
+      logEnd(e, status.code(), e.refusal != null ? AccessLog.Termination.refused(e.refusal)
+          : status.code() == 504 ? AccessLog.Termination.BACKEND_TIMEOUT : AccessLog.Termination.BACKEND_FAILED);
+    }
     if (stay) {
       ctx.writeAndFlush(response, ctx.voidPromise());
       requestDone();
@@ -567,6 +620,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     setConnectionField(headers);
     ByteBuf out = HttpWriter.responseHead(ctx.alloc(), response, body.length);
     out.writeBytes(body);
+    bytesOut += out.readableBytes();
     return out;
   }
 
@@ -626,8 +680,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
     phase = Phase.CLOSING;
     clientKeepAlive = false;
-    writeClose(errorResponse(HttpResponseStatus.REQUEST_TIMEOUT, "request body not received within the deadline",
-        false, false));
+    ByteBuf response = errorResponse(HttpResponseStatus.REQUEST_TIMEOUT, "request body not received within the deadline",
+        false, false);
+    if (e != null) {
+      logEnd(e, HttpResponseStatus.REQUEST_TIMEOUT.code(), AccessLog.Termination.CLIENT_TIMEOUT);
+    }
+    writeClose(response);
   }
 
   /** The request head did not arrive within the head deadline. */
@@ -652,6 +710,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
   void idleTimeoutPassed() {
     if (current != null) {
       log.debug("closing client connection {}: it read nothing of its response for the idle timeout", clientIp);
+      logEnd(current, statusOut, AccessLog.Termination.CLIENT_TIMEOUT);
     }
     closeNow();
   }
@@ -667,8 +726,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
     phase = Phase.CLOSING;
     clientKeepAlive = false;
-    writeClose(errorResponse(HttpResponseStatus.SERVICE_UNAVAILABLE, "internal error: no answer in time", true,
-        false));
+    ByteBuf response = errorResponse(HttpResponseStatus.SERVICE_UNAVAILABLE, "internal error: no answer in time", true,
+        false);
+    if (e != null) {
+      logEnd(e, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), AccessLog.Termination.INTERNAL_ERROR);
+    }
+    writeClose(response);
   }
 
   // ---- the connection's end -----------------------------------------------------------
@@ -683,9 +746,31 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     current = null;
     phase = Phase.CLOSING;
     if (e != null) {
+      logEnd(e, statusOut == 0 ? -1 : statusOut, AccessLog.Termination.CLIENT_ABORTED);
       e.clientGone();
     }
     ctx.fireChannelInactive();
+  }
+
+  // ---- the access log -----------------------------------------------------------------
+
+  /** The exchange is over, as {@code how} says: its line goes to the access log, once. One null check when off. */
+  private void logEnd(Exchange e, int status, AccessLog.Termination how) {
+    if (accessLog != null && !e.logged) {
+      e.logged = true;
+      accessLog.add(entry(e, status, how));
+    }
+  }
+
+  /** The current request's line; {@code e} null for one answered without a pool (404). */
+  private AccessLog.Entry entry(Exchange e, int status, AccessLog.Termination how) {
+    long now = System.nanoTime();
+    if (e == null) {
+      return new AccessLog.Entry(clientIp, clientPort, startMillis, startNanos, 0, 0, 0, -1, now, null, null, status,
+          bytesOut, how, lineMethod, lineUri, lineVersion);
+    }
+    return new AccessLog.Entry(clientIp, clientPort, startMillis, startNanos, e.enqueuedNanos(), e.takenNanos,
+        e.sentNanos, e.rttNanos, now, e.pool, e.backendId, status, bytesOut, how, lineMethod, lineUri, lineVersion);
   }
 
   @Override

@@ -54,9 +54,26 @@ public final class Exchange implements Work {
   /** Times the request was written to a back-end connection. */
   private int attempts;
 
-  Exchange(ClientConnection client, HttpRequest request, boolean buffering) {
+  // ---- for the access log: stores of values already at hand, never a clock read of their own
+  /** The pool whose queue it went to. */
+  final String pool;
+  /** The back-end it was last written to; null while none. */
+  String backendId;
+  /** When a back-end actor took it from the queue (System.nanoTime()); 0 before. */
+  long takenNanos;
+  /** When it was last written to a back-end connection; 0 before. */
+  long sentNanos;
+  /** From the write to the back-end's response head; -1 before the head. */
+  long rttNanos = -1;
+  /** Why the queue refused it, if it did. */
+  Refusal refusal;
+  /** Its access-log line has been handed over. */
+  boolean logged;
+
+  Exchange(ClientConnection client, HttpRequest request, boolean buffering, String pool) {
     this.client = client;
     this.request = request;
+    this.pool = pool;
     this.state = buffering ? State.BUFFERING : State.QUEUED;
     HttpMethod method = request.method();
     this.head = method == HttpMethod.HEAD;
@@ -83,6 +100,7 @@ public final class Exchange implements Work {
 
   @Override
   public void refuse(Refusal refusal, String detail) {
+    this.refusal = refusal;
     fail(HttpResponseStatus.SERVICE_UNAVAILABLE, detail, true);
   }
 
@@ -181,6 +199,8 @@ public final class Exchange implements Work {
     connection = c;
     state = State.SENT;
     attempts++;
+    backendId = c.backendId;
+    sentNanos = c.sentNanos;
     if (bodyComplete && !bodyGone) {
       c.writeWholeRequest(request, body); // the body stays here until the response starts
       return;
@@ -200,6 +220,11 @@ public final class Exchange implements Work {
   /** The request left its connection (done, or the connection broke). */
   void detach() {
     connection = null;
+  }
+
+  /** A back-end actor took it from the queue at {@code nanos} (the access log's queue time ends). */
+  public void taken(long nanos) {
+    takenNanos = nanos;
   }
 
   /** Times the request was written to a back-end connection. */

@@ -72,10 +72,12 @@ public final class HttpListener implements AutoCloseable {
    * @param queuesPerLoop for each loop, every pool's queue actor on that loop, by pool name
    * @param exchangeGuard the longest any exchange may wait for the start of its response
    * @param retryAfter    the Retry-After of 503 answers
+   * @param accessLog     where finished exchanges are logged; null: no access log
    */
   public static HttpListener bind(EventLoops loops, HttpSettings http, List<RouteSettings> routes,
       Optional<String> defaultPool, List<Map<String, ActorRef<QueueActor.Command>>> queuesPerLoop,
-      ConnectionGate gate, Duration exchangeGuard, Duration retryAfter) throws InterruptedException {
+      ConnectionGate gate, Duration exchangeGuard, Duration retryAfter, AccessLog accessLog)
+      throws InterruptedException {
     // written by a reload, read once per accepted connection (never per request)
     AtomicReference<Setup> setup = new AtomicReference<>(Setup.of(http, retryAfter));
     Duration sweepEvery = sweepEvery(http);
@@ -125,7 +127,7 @@ public final class HttpListener implements AutoCloseable {
             Setup now = setup.get();
             ch.pipeline().addLast(new RequestDecoder(now.limits()),
                 new ClientConnection(routers.get(loop), timeoutsByLoop.get(loop), buffersByLoop.get(loop),
-                    now.bufferRequestsUpTo(), now.retryAfterSeconds()));
+                    now.bufferRequestsUpTo(), now.retryAfterSeconds(), accessLog));
           }
         });
     Channel channel = bootstrap.bind(new InetSocketAddress(http.host(), http.port())).sync().channel();

@@ -14,9 +14,11 @@ import sluice.node.settings.RouteSettings;
  * never a mix, with no lock and no volatile read.
  */
 final class Router {
-  /** The routes with their queues on this loop, immutable. */
-  private record Table(List<RouteSettings> routes, List<ActorRef<QueueActor.Command>> routeQueues,
-      ActorRef<QueueActor.Command> defaultQueue) {}
+  /** A pool's name and its queue on this loop. */
+  record Pool(String name, ActorRef<QueueActor.Command> queue) {}
+
+  /** The routes with their pools on this loop, immutable. */
+  private record Table(List<RouteSettings> routes, List<Pool> routeQueues, Pool defaultQueue) {}
 
   private Table table;
 
@@ -35,16 +37,23 @@ final class Router {
 
   private static Table table(List<RouteSettings> routes, Map<String, ActorRef<QueueActor.Command>> queues,
       Optional<String> defaultPool) {
-    return new Table(List.copyOf(routes), routes.stream().map(route -> queues.get(route.pool())).toList(),
-        defaultPool.map(queues::get).orElse(null));
+    return new Table(List.copyOf(routes),
+        routes.stream().map(route -> pool(route.pool(), queues)).toList(),
+        defaultPool.map(name -> pool(name, queues)).orElse(null));
+  }
+
+  /** Null if the pool has no queue on this loop (as a missing route). */
+  private static Pool pool(String name, Map<String, ActorRef<QueueActor.Command>> queues) {
+    ActorRef<QueueActor.Command> queue = queues.get(name);
+    return queue == null ? null : new Pool(name, queue);
   }
 
   /**
    * @param hostField the request's Host field (may hold a port), null if none
    * @param target    the request target as written
-   * @return the pool's queue, or null when nothing matches
+   * @return the pool (with its queue), or null when nothing matches
    */
-  ActorRef<QueueActor.Command> route(String hostField, String target) {
+  Pool route(String hostField, String target) {
     Table t = table;
     if (t.routeQueues.isEmpty()) {
       return t.defaultQueue;

@@ -175,6 +175,20 @@ final class Section {
     return n;
   }
 
+  /** true or false (HOCON also takes yes/no and on/off, and -D gives them as text). */
+  boolean bool(String key) {
+    ConfigValue v = present(key, "true or false");
+    if (v == null) {
+      return false;
+    }
+    try {
+      return config.getBoolean(ConfigUtil.joinPath(key));
+    } catch (ConfigException e) {
+      problems.add(keyPath(key), "must be true or false, was " + shown(v));
+      return false;
+    }
+  }
+
   /** A text that is given and not blank; {@code expected} completes "must be ...". */
   String string(String key, String expected) {
     ConfigValue v = present(key, expected);

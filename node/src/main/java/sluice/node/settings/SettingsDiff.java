@@ -140,6 +140,8 @@ public final class SettingsDiff {
     keepIfChanged("sluice.controller-window", running.controllerWindow(), next.controllerWindow());
     keepIfChanged("sluice.status-interval", running.statusInterval(), next.statusInterval());
     keepIfChanged("sluice.drain-timeout", running.drainTimeout(), next.drainTimeout());
+    keepIfChanged("sluice.access-log", running.accessLog(), next.accessLog());
+    keepIfChanged("sluice.log-format", running.logFormat().configName(), next.logFormat().configName());
     if (!running.tcp().equals(next.tcp())) {
       keep("sluice.tcp", running.tcp().stream().map(t -> t.id() + " -> " + t.pool()).toList().toString(),
           next.tcp().stream().map(t -> t.id() + " -> " + t.pool()).toList().toString());
@@ -190,7 +192,8 @@ public final class SettingsDiff {
     }
     return new SluiceSettings(httpNext, running.cluster(), java.util.Collections.unmodifiableMap(pools),
         next.routes(), next.defaultPool(), running.reportInterval(), running.controllerWindow(),
-        running.statusInterval(), running.eventLoops(), running.admin(), running.drainTimeout(), running.tcp());
+        running.statusInterval(), running.eventLoops(), running.admin(), running.drainTimeout(), running.tcp(),
+        running.accessLog(), running.logFormat());
   }
 
   private void keepIfChanged(String key, Object running, Object next) {
@@ -338,6 +341,10 @@ public final class SettingsDiff {
     }
     if (value instanceof LimitSpec spec) {
       return spec.describe();
+    }
+    if (value instanceof AccessLogSettings a) {
+      return "{enabled " + a.enabled() + ", file " + a.file().map(f -> "\"" + f + "\"").orElse("\"\"") + ", format "
+          + a.format().configName() + ", pending-lines " + a.pendingLines() + "}";
     }
     if (value instanceof ClusterSettings c) {
       return "{host " + c.host() + ", port " + c.port() + ", seed-nodes " + c.seedNodes() + ", lease-time "

@@ -52,6 +52,7 @@ public final class SettingsReader {
       "response-timeout", "down-backoff-min", "down-backoff-max", "buffer-responses-up-to");
   static final List<String> ROUTE_KEYS = List.of("host", "path-prefix", "pool");
   static final List<String> TCP_KEYS = List.of("listen", "pcap", "pool");
+  static final List<String> ACCESS_LOG_KEYS = List.of("enabled", "file", "format", "pending-lines");
   static final List<String> PCAP_KEYS = List.of("interface", "virtual-address", "backend-interface");
   private static final Pattern INTERFACE_NAME = Pattern.compile("[^/:\\s]{1,15}");
   private static final Pattern IPV4 = Pattern.compile("(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -149,7 +150,7 @@ public final class SettingsReader {
   /** The keys of {@code sluice}; any other (a typo, a section of a later version) is refused. */
   private static final List<String> TOP_LEVEL_KEYS = List.of("http", "cluster", "admin", "drain-timeout",
       "report-interval", "controller-window", "status-interval", "event-loops", "defaults", "pools", "routes",
-      "default-pool", "tcp");
+      "default-pool", "tcp", "access-log", "log-format");
 
   private SluiceSettings readRoot(Config all) {
     if (!all.hasPath(ROOT) || all.getValue(ROOT).valueType() != ConfigValueType.OBJECT) {
@@ -195,10 +196,13 @@ public final class SettingsReader {
     List<RouteSettings> routes = routes(sluice, poolNames, tcpPools);
     Optional<String> defaultPool = defaultPool(sluice, httpPools, routes, tcpPools);
 
+    AccessLogSettings accessLog = accessLog(sluice.child("access-log"));
+    LogFormat logFormat = logFormat(sluice, "log-format");
+
     problems.throwIfAny();
     return new SluiceSettings(http, cluster, Collections.unmodifiableMap(pools), List.copyOf(routes),
         defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops, admin, drainTimeout,
-        List.copyOf(tcp));
+        List.copyOf(tcp), accessLog, logFormat);
   }
 
   private HttpSettings http(Section http) {
@@ -219,6 +223,33 @@ public final class SettingsReader {
     return new HttpSettings(listen.host(), listen.port(), idleTimeout, headDeadline,
         maxUri, maxHeaderName, maxHeaderValue, maxHeaderCount, maxBody, bufferRequests, bodyDeadline,
         responseBufferTotal);
+  }
+
+  private AccessLogSettings accessLog(Section log) {
+    log.onlyKeys(ACCESS_LOG_KEYS);
+    boolean enabled = log.bool("enabled");
+    Optional<String> file = Optional.empty();
+    ConfigValue fileValue = log.raw("file");
+    if (fileValue == null) {
+      problems.add(log.keyPath("file"), "missing; must be a file name, or \"\" for the logger sluice.access");
+    } else if (fileValue.valueType() != ConfigValueType.STRING) {
+      problems.add(log.keyPath("file"), "must be a file name in quotes, or \"\" for the logger sluice.access, was "
+          + Section.shown(fileValue));
+    } else if (!((String) fileValue.unwrapped()).isBlank()) {
+      file = Optional.of((String) fileValue.unwrapped());
+    }
+    LogFormat format = logFormat(log, "format");
+    int pending = log.integer("pending-lines", 16, 1 << 24);
+    return new AccessLogSettings(enabled, file, format, pending);
+  }
+
+  private LogFormat logFormat(Section section, String key) {
+    String name = section.string(key, "text or json");
+    LogFormat format = LogFormat.named(name);
+    if (format == null && !section.failed(key)) {
+      problems.add(section.keyPath(key), "must be text or json, was '" + name + "'");
+    }
+    return format == null ? LogFormat.TEXT : format;
   }
 
   private ClusterSettings cluster(Section cluster) {

@@ -27,6 +27,8 @@ import java.util.stream.Collectors;
  *                        before what still waits gets 503
  * @param tcp             TCP (L4) listeners, each bound to a pool that serves TCP only; empty by
  *                        default
+ * @param accessLog       the optional access log (off by default)
+ * @param logFormat       text or json for the node's ordinary logs (applied by {@code Main})
  */
 public record SluiceSettings(
     HttpSettings http,
@@ -40,7 +42,23 @@ public record SluiceSettings(
     int eventLoops,
     AdminSettings admin,
     Duration drainTimeout,
-    List<TcpSettings> tcp) {
+    List<TcpSettings> tcp,
+    AccessLogSettings accessLog,
+    LogFormat logFormat) {
+
+  /** Settings with the access log off and text logs. */
+  public SluiceSettings(HttpSettings http, ClusterSettings cluster, Map<String, PoolSettings> pools,
+      List<RouteSettings> routes, Optional<String> defaultPool, Duration reportInterval, Duration controllerWindow,
+      Duration statusInterval, int eventLoops, AdminSettings admin, Duration drainTimeout, List<TcpSettings> tcp) {
+    this(http, cluster, pools, routes, defaultPool, reportInterval, controllerWindow, statusInterval, eventLoops,
+        admin, drainTimeout, tcp, AccessLogSettings.OFF, LogFormat.TEXT);
+  }
+
+  /** The same settings with this access log. */
+  public SluiceSettings withAccessLog(AccessLogSettings log) {
+    return new SluiceSettings(http, cluster, pools, routes, defaultPool, reportInterval, controllerWindow,
+        statusInterval, eventLoops, admin, drainTimeout, tcp, log, logFormat);
+  }
 
   /** Settings without TCP listeners. */
   public SluiceSettings(HttpSettings http, ClusterSettings cluster, Map<String, PoolSettings> pools,

@@ -111,6 +111,18 @@ class SettingsDiffTest {
   }
 
   @Test
+  void theAccessLogAndTheLogFormatAreKeptUntilARestart() {
+    SettingsDiff d = diff(BASE, BASE + "\nsluice.access-log { enabled = true, format = json }\nsluice.log-format = json\n");
+    assertEquals(List.of(
+        "sluice.access-log cannot change without a restart; kept {enabled false, file \"\", format text, pending-lines"
+            + " 16384} (the file has {enabled true, file \"\", format json, pending-lines 16384})",
+        "sluice.log-format cannot change without a restart; kept text (the file has json)"), d.kept());
+    assertEquals(read(BASE).accessLog(), d.effective().accessLog());
+    assertEquals(LogFormat.TEXT, d.effective().logFormat());
+    assertTrue(d.isEmpty(), d.changes().toString());
+  }
+
+  @Test
   void whatCannotChangeIsKeptAndNamedAndTheRestApplies() {
     SettingsDiff d = diff(BASE, BASE.replace("\"127.0.0.1:8080\"", "\"127.0.0.1:9090\"")
         .replace("cluster.port = 2552", "cluster.port = 2600\n event-loops = 2\n admin.token = s3cret\n"

@@ -48,6 +48,8 @@ class SettingsReaderTest {
         }
         routes = [ { host = "example.com", path-prefix = "/api", pool = web }, { path-prefix = "/", pool = web } ]
         default-pool = web
+        access-log { enabled = false, file = "", format = text, pending-lines = 16384 }
+        log-format = text
       }
       """;
 
@@ -98,6 +100,24 @@ class SettingsReaderTest {
         sluice.default-pool = web
         """);
     assertEquals(full, minimal);
+  }
+
+  @Test
+  void theAccessLogIsOffAndLogsAreTextByDefaultAndBothCanBeSet() {
+    SluiceSettings defaults = read(ONE_POOL);
+    assertEquals(AccessLogSettings.OFF, defaults.accessLog());
+    assertEquals(LogFormat.TEXT, defaults.logFormat());
+    SluiceSettings set = read(ONE_POOL + """
+        sluice.access-log { enabled = true, file = "/var/log/sluice/access.log", format = json, pending-lines = 100 }
+        sluice.log-format = json
+        """);
+    assertEquals(new AccessLogSettings(true, Optional.of("/var/log/sluice/access.log"), LogFormat.JSON, 100),
+        set.accessLog());
+    assertEquals(LogFormat.JSON, set.logFormat());
+    // -D gives text: -Dsluice.access-log.enabled=true
+    SluiceSettings fromProperties = read(ONE_POOL + "sluice.access-log.enabled = \"true\"\n");
+    assertTrue(fromProperties.accessLog().enabled());
+    assertEquals(Optional.empty(), fromProperties.accessLog().file());
   }
 
   @Test
@@ -273,6 +293,13 @@ class SettingsReaderTest {
       sluice.routes = [{ host = "example.com:80", pool = web }] | sluice.routes[0].host: must be a host name without port
       sluice.default-pool = api                                   | sluice.default-pool: must name a pool of sluice.pools (web), was 'api'
       sluice.pools."my pool".backends = ["127.0.0.1:9009"]    | sluice.pools."my pool": a pool name must be letters, digits
+      sluice.access-log.format = xml                              | sluice.access-log.format: must be text or json, was 'xml'
+      sluice.access-log.enable = true                             | sluice.access-log.enable: unknown key (did you mean enabled?)
+      sluice.access-log.enabled = maybe                           | sluice.access-log.enabled: must be true or false, was 'maybe'
+      sluice.access-log.file = 7                                  | sluice.access-log.file: must be a file name in quotes
+      sluice.access-log.pending-lines = 0                         | sluice.access-log.pending-lines: must be between 16 and 16777216, was 0
+      sluice.access-log = on                                      | sluice.access-log: must be an object
+      sluice.log-format = yaml                                    | sluice.log-format: must be text or json, was 'yaml'
       """)
   void aWrongValueIsRefusedNamingItsKeyAndWhatIsAllowed(String wrong, String expected) {
     SettingsException e = refused(ONE_POOL + wrong);
@@ -410,7 +437,7 @@ class SettingsReaderTest {
     SettingsException e = refused(ONE_POOL + "sluice.tcpp = []");
     assertEquals(List.of("sluice.tcpp: unknown key (did you mean tcp?); allowed here: http, cluster, admin, "
         + "drain-timeout, report-interval, controller-window, status-interval, event-loops, defaults, pools, routes, "
-        + "default-pool, tcp"), e.problems());
+        + "default-pool, tcp, access-log, log-format"), e.problems());
   }
 
   @Test
