@@ -192,11 +192,7 @@ sealed interface Target {
             }
           }
           """.formatted(port, adminPort, clusterPort, list, limit);
-      Path file = write(env.dir().resolve("configs").resolve(name + ".conf"), conf);
-      List<String> cmd = new ArrayList<>(List.of(env.javaBin()));
-      cmd.addAll(env.sluiceJavaOpts());
-      cmd.addAll(List.of("-jar", env.sluiceJar(), "--config", file.toString()));
-      Process p = env.children().start(name, cmd);
+      Process p = startSluice(env, name, conf);
       Children.awaitPort(p, name, port, Duration.ofSeconds(60));
       return new Running(List.of(new InetSocketAddress("127.0.0.1", port)), p);
     }
@@ -238,11 +234,7 @@ sealed interface Target {
             tcp = [ { listen = "127.0.0.1:%d", pool = tcp } ]
           }
           """.formatted(httpPort, adminPort, clusterPort, list, limit, tcpPort);
-      Path file = write(env.dir().resolve("configs").resolve(name + ".conf"), conf);
-      List<String> cmd = new ArrayList<>(List.of(env.javaBin()));
-      cmd.addAll(env.sluiceJavaOpts());
-      cmd.addAll(List.of("-jar", env.sluiceJar(), "--config", file.toString()));
-      Process p = env.children().start(name, cmd);
+      Process p = startSluice(env, name, conf);
       try {
         Children.awaitPort(p, name, tcpPort, Duration.ofSeconds(60));
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -382,6 +374,15 @@ sealed interface Target {
         }
       }
     }
+  }
+
+  /** Writes {@code conf} as configs/NAME.conf and starts a Sluice node on it (the bench's Java options). */
+  private static Process startSluice(Env env, String name, String conf) {
+    Path file = write(env.dir().resolve("configs").resolve(name + ".conf"), conf);
+    List<String> cmd = new ArrayList<>(List.of(env.javaBin()));
+    cmd.addAll(env.sluiceJavaOpts());
+    cmd.addAll(List.of("-jar", env.sluiceJar(), "--config", file.toString()));
+    return env.children().start(name, cmd);
   }
 
   private static Path write(Path file, String text) {

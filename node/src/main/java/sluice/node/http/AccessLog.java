@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.node.JsonText;
 import sluice.node.queue.Work;
 import sluice.node.settings.AccessLogSettings;
 import sluice.node.settings.LogFormat;
@@ -355,27 +356,6 @@ public final class AccessLog implements AutoCloseable {
   }
 
   private static StringBuilder string(String s, StringBuilder out) {
-    if (s == null) {
-      return out.append("null");
-    }
-    out.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> out.append("\\\"");
-        case '\\' -> out.append("\\\\");
-        case '\n' -> out.append("\\n");
-        case '\r' -> out.append("\\r");
-        case '\t' -> out.append("\\t");
-        default -> {
-          if (c < ' ') {
-            out.append(String.format("\\u%04x", (int) c));
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-    return out.append('"');
+    return JsonText.quoted(s, out);
   }
 }
