@@ -2,24 +2,22 @@ package sluice.node;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.JsonEncoder;
-import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.ConsoleAppender;
-import ch.qos.logback.core.encoder.Encoder;
+import ch.qos.logback.core.Appender;
 import org.slf4j.LoggerFactory;
 import sluice.node.settings.LogFormat;
 
 /**
  * Applies {@code sluice.log-format} to logback once the configuration has been read. Sluice's
- * logback.xml gives the root logger one appender named after the format it starts with
- * ({@code -Dsluice.log-format}, else {@code text}); if the configuration asks for the other,
- * that appender is replaced by one of the same kind in the asked format (the same encoders as
- * logback.xml declares). With a logback configuration of the user's own (neither appender on
- * the root logger), nothing changes: the user's configuration rules.
+ * logback.xml defines an appender per format, holds both on the logger {@value #HOLDER} (which
+ * logs nothing) and gives the root logger the one {@code -Dsluice.log-format} names ({@code text}
+ * by default); if the configuration file asks for the other, the root logger takes that one
+ * instead, so the formats are defined in logback.xml alone. With a logback configuration of the
+ * user's own (no such holder), nothing changes: the user's configuration rules.
  */
 final class LogFormats {
-  static final String TEXT_PATTERN = "%d{HH:mm:ss.SSS} %-5level %logger{0} - %msg%n";
+  /** The logger of Sluice's logback.xml that holds one appender per format. */
+  static final String HOLDER = "sluice.log-formats";
 
   private LogFormats() {}
 
@@ -33,41 +31,16 @@ final class LogFormats {
     if (root.getAppender(want) != null) {
       return true;
     }
-    String other = format == LogFormat.JSON ? LogFormat.TEXT.configName() : LogFormat.JSON.configName();
-    if (root.getAppender(other) == null) {
+    Appender<ILoggingEvent> appender = context.getLogger(HOLDER).getAppender(want);
+    if (appender == null) {
       return false; // not Sluice's logback.xml
     }
-    ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
-    appender.setContext(context);
-    appender.setName(want);
-    appender.setEncoder(encoder(format, context));
-    appender.start();
     root.addAppender(appender);
-    root.getAppender(other).stop();
-    root.detachAppender(other);
-    return true;
-  }
-
-  private static Encoder<ILoggingEvent> encoder(LogFormat format, LoggerContext context) {
-    if (format == LogFormat.JSON) {
-      JsonEncoder json = new JsonEncoder();
-      json.setContext(context);
-      json.setWithSequenceNumber(false);
-      json.setWithNanoseconds(false);
-      json.setWithContext(false);
-      json.setWithMDC(false);
-      json.setWithKVPList(false);
-      json.setWithMarkers(false);
-      json.setWithMessage(false);
-      json.setWithArguments(false);
-      json.setWithFormattedMessage(true);
-      json.start();
-      return json;
+    for (LogFormat f : LogFormat.values()) {
+      if (f != format) {
+        root.detachAppender(f.configName());
+      }
     }
-    PatternLayoutEncoder text = new PatternLayoutEncoder();
-    text.setContext(context);
-    text.setPattern(TEXT_PATTERN);
-    text.start();
-    return text;
+    return true;
   }
 }
