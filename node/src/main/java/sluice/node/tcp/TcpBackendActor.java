@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.util.internal.PlatformDependent;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -144,11 +145,13 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     this.bootstrap = new Bootstrap()
         .group(loop)
         .channel(channelType)
-        .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
             settings.connectTimeout().toMillis()));
+    if (!PlatformDependent.canEnableTcpNoDelayByDefault()) {
+      bootstrap.option(ChannelOption.TCP_NODELAY, true); // elsewhere Netty sets it on every socket: no setsockopt twice
+    }
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
     timers.startTimerWithFixedDelay(Tick.IDLE,
         SweepPeriod.of(settings.idleTimeout(), 4, Duration.ofMillis(50), Duration.ofSeconds(1)));

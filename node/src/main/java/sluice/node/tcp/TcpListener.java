@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.util.internal.PlatformDependent;
 import java.net.InetSocketAddress;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -18,8 +19,8 @@ import sluice.node.queue.QueueActor;
 import sluice.node.settings.TcpSettings;
 
 /**
- * One TCP (L4) listener: accepts client connections on the data plane's event loops without
- * reading from them (autoRead off, half-closure allowed) and gives each a {@link TcpRelay},
+ * One TCP (L4) listener: accepts client connections on the data plane's event loops (half-closure
+ * allowed; a queued client is read ahead only up to {@link TcpRelay#READ_AHEAD_BYTES}) and gives each a {@link TcpRelay},
  * which joins its pool's queue on its own loop. While the pool's queue is above its
  * {@code refuse-connections-above} ({@code gate}), a new connection is reset at once.
  */
@@ -52,8 +53,7 @@ public final class TcpListener implements AutoCloseable {
         .channel(loops.serverChannelType())
         .option(ChannelOption.SO_BACKLOG, 4096)
         .option(ChannelOption.SO_REUSEADDR, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
-        .childOption(ChannelOption.AUTO_READ, false) // read only once relayed
+        // read ahead while queued, up to TcpRelay.READ_AHEAD_BYTES
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childHandler(new ChannelInitializer<>() {
           @Override
@@ -67,6 +67,9 @@ public final class TcpListener implements AutoCloseable {
             ch.pipeline().addLast(new TcpRelay(queues.get(ch.eventLoop()), id));
           }
         });
+    if (!PlatformDependent.canEnableTcpNoDelayByDefault()) {
+      bootstrap.childOption(ChannelOption.TCP_NODELAY, true); // elsewhere Netty sets it on every socket: no setsockopt twice
+    }
     Channel channel = bootstrap.bind(new InetSocketAddress(settings.host(), settings.port())).sync().channel();
     return new TcpListener(channel, settings);
   }

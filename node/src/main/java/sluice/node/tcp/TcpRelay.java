@@ -28,9 +28,12 @@ import sluice.node.settings.ConnectionSettings;
  * <p>States, changed only on the client's event loop (the back-end channel, the queue and the
  * back-end actor are on the same loop):
  * <ul>
- *   <li>QUEUED: in the queue or on its way to a back-end actor. The client is not read
- *       (autoRead off); bytes Netty read anyway (it reads once when the client half-closes)
- *       are kept in {@code early}, bounded by that one read.
+ *   <li>QUEUED: in the queue or on its way to a back-end actor. What the client sends is read
+ *       ahead into {@code early} until it holds {@link #READ_AHEAD_BYTES} (then the client is
+ *       not read, autoRead off, and the rest waits in the kernel), so that a client's request
+ *       goes to the back-end with the connect's completion, without a read after it, as
+ *       HAProxy holds a queued client's first buffer. Reading also shows at once a client that
+ *       leaves while it waits.
  *   <li>CONNECTING: a back-end actor holds a slot for it and connects. A failed connect goes
  *       back to QUEUED and the actor returns it to the queue.
  *   <li>RELAYING: bytes flow both ways, each direction paused (the reading side's autoRead off)
@@ -50,6 +53,9 @@ import sluice.node.settings.ConnectionSettings;
 public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Connection {
   private static final Logger log = LoggerFactory.getLogger(TcpRelay.class);
 
+  /** The most a queued client is read ahead of its relay (beyond it, at most one read more). */
+  static final int READ_AHEAD_BYTES = 16 * 1024;
+
   enum State { QUEUED, CONNECTING, RELAYING, ENDING, DONE }
 
   private final ActorRef<QueueActor.Command> queue;
@@ -60,6 +66,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
   State state = State.QUEUED;
   private Outcome outcome;
   private ArrayDeque<ByteBuf> early;
+  private int earlyBytes;
 
   private long enqueuedNanos;
   private long connectStartNanos;
@@ -233,7 +240,10 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
           early = new ArrayDeque<>(2);
         }
         early.add(buf);
-        client.config().setAutoRead(false);
+        earlyBytes += buf.readableBytes();
+        if (earlyBytes >= READ_AHEAD_BYTES) {
+          client.config().setAutoRead(false); // resumed when the relay starts
+        }
       }
       default -> buf.release();
     }
@@ -378,6 +388,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
         backend.write(buf, backend.voidPromise());
       }
       early = null;
+      earlyBytes = 0;
       backend.flush();
     }
     if (clientInputEnded) {
@@ -388,6 +399,11 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
     backend.config().setAutoRead(client.isWritable());
   }
 
+  /**
+   * Sends the back-end our FIN once everything before it is written: by shutdownOutput while it
+   * may still send, by close once it has ended its side (Netty's shutdownOutput builds an
+   * exception with a stack trace every time; a close sends the same FIN).
+   */
   private void passFinToBackend() {
     if (backendFinQueued || backendClosed) {
       return;
@@ -396,6 +412,11 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
     backend.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
       if (!written.isSuccess() || !backend.isActive()) {
         return; // the back-end connection broke: its channelInactive ends the relay
+      }
+      if (backendInputEnded) {
+        backendFinSent = true;
+        backend.close(); // it has ended its side: close sends our FIN as shutdown would, for less
+        return;
       }
       ((DuplexChannel) backend).shutdownOutput().addListener(shut -> {
         backendFinSent = shut.isSuccess();
@@ -411,6 +432,12 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
     clientFinQueued = true;
     client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
       if (!written.isSuccess() || !client.isActive()) {
+        return;
+      }
+      if (clientInputEnded && !closingClient) {
+        clientFinSent = true;
+        closingClient = true;
+        client.close(); // as for the back-end: it has ended its side
         return;
       }
       ((DuplexChannel) client).shutdownOutput().addListener(shut -> {
@@ -475,6 +502,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
         buf.release();
       }
       early = null;
+      earlyBytes = 0;
     }
   }
 
