@@ -113,6 +113,8 @@ public final class SluiceNode implements AutoCloseable {
   private final List<PcapIngress> pcapIngresses;
   private final String nodeId;
   private final ConnectionGate gate;
+  /** Each TCP pool's own gate (its listeners and pcap ingresses count what they refused there). */
+  private final Map<String, ConnectionGate> tcpGates;
   private final int loopCount;
   private final NodeMetrics metrics;
   /** Where a reload reads the configuration again (the file, under -D overrides); empty: nothing to reload. */
@@ -133,7 +135,8 @@ public final class SluiceNode implements AutoCloseable {
 
   private SluiceNode(EventLoops loops, ActorSystem<GuardianCommand> system, AtomicReference<Running> running,
       HttpListener listener, List<TcpListener> tcpListeners, List<PcapIngress> pcapIngresses, String nodeId,
-      ConnectionGate gate, Optional<Supplier<Config>> configSource, Duration exchangeGuard, AccessLog accessLog) {
+      ConnectionGate gate, Map<String, ConnectionGate> tcpGates, Optional<Supplier<Config>> configSource,
+      Duration exchangeGuard, AccessLog accessLog) {
     this.loops = loops;
     this.accessLog = accessLog;
     this.pcapIngresses = pcapIngresses;
@@ -143,21 +146,25 @@ public final class SluiceNode implements AutoCloseable {
     this.tcpListeners = tcpListeners;
     this.nodeId = nodeId;
     this.gate = gate;
+    this.tcpGates = Map.copyOf(tcpGates);
     this.loopCount = loops.size();
     this.configSource = configSource;
     this.exchangeGuard = exchangeGuard;
     this.metrics = new NodeMetrics(metricsLayout(running.get().settings()), this::metricsSample);
   }
 
-  /** The pools and back-ends /metrics shows; a TCP pool's back-end actors are not asked yet: its queue is, its back-ends are not. */
+  /** The pools (HTTP and TCP) and back-ends /metrics shows. */
   private static List<NodeMetrics.Layout> metricsLayout(SluiceSettings settings) {
     List<NodeMetrics.Layout> layout = new ArrayList<>();
-    Set<String> tcpPools = settings.tcpPools();
     for (PoolSettings pool : settings.pools().values()) {
-      layout.add(new NodeMetrics.Layout(pool.name(), tcpPools.contains(pool.name()) ? List.of()
-          : pool.backends().stream().map(BackendSettings::id).toList()));
+      layout.add(new NodeMetrics.Layout(pool.name(), protocol(settings, pool.name()),
+          pool.backends().stream().map(BackendSettings::id).toList()));
     }
     return layout;
+  }
+
+  private static NodeMetrics.Protocol protocol(SluiceSettings settings, String pool) {
+    return settings.tcpPools().contains(pool) ? NodeMetrics.Protocol.TCP : NodeMetrics.Protocol.HTTP;
   }
 
   /**
@@ -245,7 +252,7 @@ public final class SluiceNode implements AutoCloseable {
       }
       String nodeId = Cluster.get(system).selfMember().address().hostPort();
       SluiceNode node = new SluiceNode(loops, system, running, listener, List.copyOf(tcpListeners),
-          List.copyOf(pcapIngresses), nodeId, gate, configSource, guard, accessLog);
+          List.copyOf(pcapIngresses), nodeId, gate, tcpGates, configSource, guard, accessLog);
       // off Pekko's threads (and never on an event loop, which the close waits for)
       system.getWhenTerminated().thenRunAsync(node::closeDataPlane, r -> new Thread(r, "sluice-stop").start());
       system.systemActorOf(PoolEditor.create(node.editorView()), "pool-editor", Props.empty());
@@ -461,23 +468,30 @@ public final class SluiceNode implements AutoCloseable {
     return out;
   }
 
+  /** What one back-end actor (L7 or L4) on one loop answered for /metrics, in /metrics' terms. */
+  private record BackendOnLoop(NodeMetrics.BackendSample sample, LatencyBuckets.Snapshot queueWaits) {}
+
   /**
-   * What /metrics shows: every queue (GetStatus) and back-end actor (GetMetrics) asked once
-   * (its state is its own, read on its own thread), summed per pool over the event loops.
+   * What /metrics shows: every queue (GetStatus) and back-end actor, L7 or L4 (GetMetrics),
+   * asked once (its state is its own, read on its own thread), summed per pool over the event loops.
    */
   private CompletionStage<NodeMetrics.Sample> metricsSample() {
     Duration timeout = Duration.ofSeconds(5);
     Running now = running.get();
     List<PoolOnLoop> actors = now.actors();
     List<CompletableFuture<QueueActor.QueueStatus>> queues = new ArrayList<>();
-    List<List<CompletableFuture<BackendActor.Metrics>>> backends = new ArrayList<>();
+    List<List<CompletableFuture<BackendOnLoop>>> backends = new ArrayList<>();
     for (PoolOnLoop p : actors) {
       queues.add(AskPattern.<QueueActor.Command, QueueActor.QueueStatus>ask(p.queue(), QueueActor.GetStatus::new,
           timeout, system.scheduler()).toCompletableFuture());
-      List<CompletableFuture<BackendActor.Metrics>> each = new ArrayList<>();
+      List<CompletableFuture<BackendOnLoop>> each = new ArrayList<>();
       for (ActorRef<BackendActor.Command> b : p.backends()) {
         each.add(AskPattern.<BackendActor.Command, BackendActor.Metrics>ask(b, BackendActor.GetMetrics::new,
-            timeout, system.scheduler()).toCompletableFuture());
+            timeout, system.scheduler()).toCompletableFuture().thenApply(SluiceNode::onLoop));
+      }
+      for (ActorRef<TcpBackendActor.Command> b : p.tcpBackends()) {
+        each.add(AskPattern.<TcpBackendActor.Command, TcpBackendActor.Metrics>ask(b, TcpBackendActor.GetMetrics::new,
+            timeout, system.scheduler()).toCompletableFuture().thenApply(SluiceNode::onLoop));
       }
       backends.add(each);
     }
@@ -490,8 +504,9 @@ public final class SluiceNode implements AutoCloseable {
         NodeMetrics.PoolSample sum = null;
         for (int loop = 0; loop < loopCount; loop++) {
           int i = loop * perLoop + p; // actors are loop-major, pools in configuration order
-          NodeMetrics.PoolSample here = poolSample(actors.get(i).pool(), loop, queues.get(i).join(),
-              backends.get(i).stream().map(CompletableFuture::join).toList());
+          String pool = actors.get(i).pool();
+          NodeMetrics.PoolSample here = poolSample(pool, protocol(now.settings(), pool), loop,
+              queues.get(i).join(), backends.get(i).stream().map(CompletableFuture::join).toList());
           sum = sum == null ? here : plus(sum, here);
         }
         pools.add(sum);
@@ -500,19 +515,32 @@ public final class SluiceNode implements AutoCloseable {
     });
   }
 
-  private NodeMetrics.PoolSample poolSample(String pool, int loop, QueueActor.QueueStatus s,
-      List<BackendActor.Metrics> backends) {
+  private static BackendOnLoop onLoop(BackendActor.Metrics m) {
+    BackendActor.Status b = m.status();
+    return new BackendOnLoop(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(),
+        b.served(), b.badGateway(), b.gatewayTimeout(), b.clientAborted(), 0, m.responseTimes()), m.queueWaits());
+  }
+
+  /** As the L4 status reads: served are the connections completed, bad gateway those the back-end reset, and so on. */
+  private static BackendOnLoop onLoop(TcpBackendActor.Metrics m) {
+    BackendActor.Status b = m.status();
+    return new BackendOnLoop(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(),
+        b.served(), b.badGateway(), b.gatewayTimeout(), b.clientAborted(), m.connectFailures(),
+        m.connectionDurations()), m.queueWaits());
+  }
+
+  private NodeMetrics.PoolSample poolSample(String pool, NodeMetrics.Protocol protocol, int loop,
+      QueueActor.QueueStatus s, List<BackendOnLoop> backends) {
     List<NodeMetrics.BackendSample> samples = new ArrayList<>();
     LatencyBuckets.Snapshot queueWait = LatencyBuckets.Snapshot.EMPTY;
-    for (BackendActor.Metrics m : backends) {
-      queueWait = queueWait.plus(m.queueWaits());
-      BackendActor.Status b = m.status();
-      samples.add(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(), b.served(),
-          b.badGateway(), b.gatewayTimeout(), b.clientAborted(), m.responseTimes()));
+    for (BackendOnLoop b : backends) {
+      queueWait = queueWait.plus(b.queueWaits());
+      samples.add(b.sample());
     }
-    return new NodeMetrics.PoolSample(pool, s.waiting(), s.rejectedFull(), s.expired(), s.noBackendUp(),
-        s.stoppedWaiting(),
-        gate.refused(pool + "-" + loop), queueWait, samples);
+    // a TCP pool's queue gates (and its listeners count against) the pool's own gate
+    ConnectionGate poolGate = protocol == NodeMetrics.Protocol.TCP ? tcpGates.get(pool) : gate;
+    return new NodeMetrics.PoolSample(pool, protocol, s.waiting(), s.rejectedFull(), s.expired(), s.noBackendUp(),
+        s.stoppedWaiting(), poolGate.refused(pool + "-" + loop), queueWait, samples);
   }
 
   /** One pool on two loops, as one: counts add up, the limit is the highest told, up if up anywhere. */
@@ -524,9 +552,11 @@ public final class SluiceNode implements AutoCloseable {
       backends.add(new NodeMetrics.BackendSample(x.id(), x.up() || y.up(), Math.max(x.limit(), y.limit()),
           x.slots() + y.slots(), x.inFlight() + y.inFlight(), x.served() + y.served(),
           x.badGateway() + y.badGateway(), x.gatewayTimeout() + y.gatewayTimeout(),
-          x.clientAborted() + y.clientAborted(), x.responseTimes().plus(y.responseTimes())));
+          x.clientAborted() + y.clientAborted(), x.connectFailures() + y.connectFailures(),
+          x.responseTimes().plus(y.responseTimes())));
     }
-    return new NodeMetrics.PoolSample(a.pool(), a.queueLength() + b.queueLength(), a.rejectedFull() + b.rejectedFull(),
+    return new NodeMetrics.PoolSample(a.pool(), a.protocol(), a.queueLength() + b.queueLength(),
+        a.rejectedFull() + b.rejectedFull(),
         a.expired() + b.expired(), a.noBackendUp() + b.noBackendUp(), a.stopped() + b.stopped(),
         a.refusedConnections() + b.refusedConnections(),
         a.queueWait().plus(b.queueWait()), backends);

@@ -1,5 +1,6 @@
 package sluice.node;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,10 +11,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,6 +37,8 @@ import sluice.node.testing.TestBackend;
 /** The operator's /metrics, scraped over HTTP from a node serving a real back-end. */
 class MetricsTest {
   private static final HttpClient HTTP = HttpClient.newHttpClient();
+  /** The HTTP pool of {@link TestSettings#onePool}. */
+  private static final Map<String, String> WEB = Map.of("pool", "web", "protocol", "http");
   private final ExecutorService clients = Executors.newCachedThreadPool();
 
   @AfterEach
@@ -47,7 +52,7 @@ class MetricsTest {
       var settings = TestSettings.onePool(backend.port(), 4,
           TestSettings.queue(100, Duration.ofSeconds(30), 100), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
-        Map<String, String> b = labels("backend", backend.address(), "pool", "web");
+        Map<String, String> b = labels("backend", backend.address(), "pool", "web", "protocol", "http");
         Metrics before = scrape(node);
         assertEquals(0, before.value("sluice_backend_requests_total", with(b, "outcome", "served")));
         assertEquals(0, before.value("sluice_client_connections", Map.of()));
@@ -66,18 +71,18 @@ class MetricsTest {
           assertEquals(n, after.value("sluice_backend_response_seconds_count", b));
           assertEquals(n, after.value("sluice_backend_response_seconds_bucket", with(b, "le", "+Inf")));
           assertTrue(after.value("sluice_backend_response_seconds_sum", b) > 0);
-          assertEquals(n, after.value("sluice_pool_queue_wait_seconds_count", Map.of("pool", "web")));
+          assertEquals(n, after.value("sluice_pool_queue_wait_seconds_count", WEB));
           assertEquals(4, after.value("sluice_backend_limit", b));
           assertEquals(1, after.value("sluice_backend_up", b));
           assertEquals(0, after.value("sluice_backend_in_flight", b));
-          assertEquals(0, after.value("sluice_pool_queue_length", Map.of("pool", "web")));
+          assertEquals(0, after.value("sluice_pool_queue_length", WEB));
           double slots = after.value("sluice_backend_slots", b);
           assertTrue(slots >= 1 && slots <= 4, "slots held within the limit: " + slots);
           for (String reason : List.of("queue_full", "queue_timeout", "no_backend_up", "stopping")) {
             assertEquals(0, after.value("sluice_pool_rejected_requests_total",
-                labels("pool", "web", "reason", reason)));
+                labels("pool", "web", "protocol", "http", "reason", reason)));
           }
-          assertEquals(0, after.value("sluice_pool_refused_connections_total", Map.of("pool", "web")));
+          assertEquals(0, after.value("sluice_pool_refused_connections_total", WEB));
           assertBucketsCumulative(after, "sluice_backend_response_seconds", b);
 
           // in the 0.0.4 text format a counter's TYPE line carries the _total name
@@ -103,7 +108,7 @@ class MetricsTest {
       var settings = TestSettings.onePool(backend.port(), 1,
           TestSettings.queue(1, Duration.ofSeconds(60), 0), TestSettings.connections());
       try (SluiceNode node = Nodes.start(settings)) {
-        Map<String, String> b = labels("backend", backend.address(), "pool", "web");
+        Map<String, String> b = labels("backend", backend.address(), "pool", "web", "protocol", "http");
         RawHttp first = RawHttp.connect(node.httpPort());
         RawHttp second = RawHttp.connect(node.httpPort());
         RawHttp third = RawHttp.connect(node.httpPort());
@@ -116,7 +121,7 @@ class MetricsTest {
 
         Metrics busy = scrape(node);
         assertEquals(1, busy.value("sluice_backend_in_flight", b));
-        assertEquals(1, busy.value("sluice_pool_queue_length", Map.of("pool", "web")));
+        assertEquals(1, busy.value("sluice_pool_queue_length", WEB));
 
         assertEquals(503, third.get("/over").status());
         assertRefused(node.httpPort());
@@ -131,14 +136,14 @@ class MetricsTest {
 
         Metrics after = scrape(node);
         assertEquals(1, after.value("sluice_pool_rejected_requests_total",
-            labels("pool", "web", "reason", "queue_full")));
+            labels("pool", "web", "protocol", "http", "reason", "queue_full")));
         assertEquals(0, after.value("sluice_pool_rejected_requests_total",
-            labels("pool", "web", "reason", "queue_timeout")));
-        assertEquals(1, after.value("sluice_pool_refused_connections_total", Map.of("pool", "web")));
+            labels("pool", "web", "protocol", "http", "reason", "queue_timeout")));
+        assertEquals(1, after.value("sluice_pool_refused_connections_total", WEB));
         assertEquals(2, after.value("sluice_backend_requests_total", with(b, "outcome", "served")));
-        assertEquals(2, after.value("sluice_pool_queue_wait_seconds_count", Map.of("pool", "web")));
+        assertEquals(2, after.value("sluice_pool_queue_wait_seconds_count", WEB));
         double waitedAtLeast = (releasedAtNanos - queuedByNanos) / 1e9;
-        assertTrue(after.value("sluice_pool_queue_wait_seconds_sum", Map.of("pool", "web")) >= waitedAtLeast,
+        assertTrue(after.value("sluice_pool_queue_wait_seconds_sum", WEB) >= waitedAtLeast,
             "the second request's wait is in the sum: at least " + waitedAtLeast + " s");
       }
     }
@@ -156,16 +161,17 @@ class MetricsTest {
       // the pre-opened connection is refused: the back-end is known down
       Nodes.awaitStatus(node, Duration.ofSeconds(30),
           s -> s.backends().get(0).leaseValid() && !s.backends().get(0).up());
-      Map<String, String> b = labels("backend", "127.0.0.1:" + closed, "pool", "web");
+      Map<String, String> b = labels("backend", "127.0.0.1:" + closed, "pool", "web", "protocol", "http");
       try (RawHttp http = RawHttp.connect(node.httpPort())) {
         assertEquals(503, http.get("/down-1").status());
         assertEquals(503, http.get("/down-2").status());
       }
       Metrics m = scrape(node);
       assertEquals(0, m.value("sluice_backend_up", b));
-      assertEquals(2, m.value("sluice_pool_rejected_requests_total", labels("pool", "web", "reason", "no_backend_up")));
+      assertEquals(2, m.value("sluice_pool_rejected_requests_total",
+          labels("pool", "web", "protocol", "http", "reason", "no_backend_up")));
       assertEquals(0, m.value("sluice_backend_requests_total", with(b, "outcome", "served")));
-      assertEquals(0, m.value("sluice_pool_queue_wait_seconds_count", Map.of("pool", "web")));
+      assertEquals(0, m.value("sluice_pool_queue_wait_seconds_count", WEB));
     }
   }
 
@@ -195,7 +201,7 @@ class MetricsTest {
       var settings = TestSettings.withEventLoops(TestSettings.onePool(backend.port(), 4,
           TestSettings.queue(100, Duration.ofSeconds(30), 100), TestSettings.connections()), 2);
       try (SluiceNode node = Nodes.start(settings)) {
-        Map<String, String> b = labels("backend", backend.address(), "pool", "web");
+        Map<String, String> b = labels("backend", backend.address(), "pool", "web", "protocol", "http");
         int perConnection = 10;
         List<RawHttp> connections = new ArrayList<>();
         for (int c = 0; c < 4; c++) { // connections are spread over the loops
@@ -217,16 +223,180 @@ class MetricsTest {
     }
   }
 
-  /** The listener takes the connection and closes it at once, before any request. */
+  /**
+   * A TCP pool: connections relayed through Sluice's TCP listener to a real echo back-end, one
+   * held open while others come and go, are the TCP back-end's series: in flight while held,
+   * completed once closed, each with its duration, each queue wait counted.
+   */
   @Test
-  void aNodeWithATcpPoolShowsItsQueueAndScrapesWithoutError() throws Exception {
+  void aTcpBackendShowsTheConnectionsItRelayedWithTheirDurations() throws Exception {
+    int limit = 3;
     try (TcpTestBackend backend = TcpTestBackend.start(TcpTestBackend.Mode.ECHO);
         SluiceNode node = TcpRelayTest.start(TcpRelayTest.tcpPool(TestSettings.queue(100, Duration.ofSeconds(30), 100),
-            2, backend.port()))) {
-      Metrics m = scrape(node);
-      assertEquals(0, m.value("sluice_pool_queue_length", labels("pool", "db")));
-      assertTrue(m.values().keySet().stream().noneMatch(k -> k.contains("pool=\"db\"") && k.startsWith("sluice_backend_")),
-          "a TCP pool's back-ends are not in /metrics yet (the README says so)");
+            limit, backend.port()))) {
+      Map<String, String> b = labels("backend", "127.0.0.1:" + backend.port(), "pool", "db", "protocol", "tcp");
+      Map<String, String> db = labels("pool", "db", "protocol", "tcp");
+      Metrics before = scrape(node);
+      assertEquals(limit, before.value("sluice_backend_limit", b));
+      assertEquals(1, before.value("sluice_backend_up", b));
+      assertEquals(0, before.value("sluice_backend_in_flight", b));
+      assertEquals(0, before.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
+      assertEquals(0, before.value("sluice_backend_connection_duration_seconds_count", b));
+
+      long heldFor;
+      try (Socket held = TcpRelayTest.connect(node)) {
+        held.getOutputStream().write('x');
+        assertEquals('x', held.getInputStream().read(), "relayed: the back-end echoed");
+        long relayingSince = System.nanoTime(); // the held connection's back-end connect was before here
+        Metrics holding = scrape(node);
+        assertEquals(1, holding.value("sluice_backend_in_flight", b), "the held connection holds a slot");
+        double slots = holding.value("sluice_backend_slots", b);
+        assertTrue(slots >= 1 && slots <= limit, "slots held within the limit: " + slots);
+
+        int n = 5;
+        for (int i = 0; i < n; i++) {
+          byte[] data = TcpRelayTest.randomBytes(10_000, i);
+          assertArrayEquals(data, echo(node, data));
+        }
+        long closingAt = System.nanoTime(); // and both of its sides closed after here
+        held.shutdownOutput();
+        assertEquals(-1, held.getInputStream().read(), "the back-end's FIN, passed on");
+        heldFor = closingAt - relayingSince;
+      }
+      int relayed = 5 + 1;
+      awaitMetric(node, "sluice_backend_in_flight", b, 0); // every slot back: every connection counted
+      Metrics after = scrape(node);
+      assertEquals(relayed, backend.accepted(), "the back-end's own count");
+      assertEquals(relayed, after.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
+      for (String outcome : List.of("backend_failed", "idle_timeout", "client_aborted")) {
+        assertEquals(0, after.value("sluice_backend_connections_total", with(b, "outcome", outcome)), outcome);
+      }
+      assertEquals(0, after.value("sluice_backend_connect_failures_total", b));
+      assertEquals(relayed, after.value("sluice_backend_connection_duration_seconds_count", b));
+      assertEquals(relayed, after.value("sluice_backend_connection_duration_seconds_bucket", with(b, "le", "+Inf")));
+      assertTrue(after.value("sluice_backend_connection_duration_seconds_sum", b) >= heldFor / 1e9,
+          "the held connection's lifetime is in the sum: at least " + heldFor / 1e9 + " s");
+      assertBucketsCumulative(after, "sluice_backend_connection_duration_seconds", b);
+      assertEquals(relayed, after.value("sluice_pool_queue_wait_seconds_count", db));
+      assertEquals(0, after.value("sluice_pool_queue_length", db));
+      assertEquals(limit, after.value("sluice_backend_limit", b));
+      assertEquals(1, after.value("sluice_backend_up", b));
+      for (String reason : List.of("queue_full", "queue_timeout", "no_backend_up", "stopping")) {
+        assertEquals(0, after.value("sluice_pool_rejected_requests_total", with(db, "reason", reason)), reason);
+      }
+      assertEquals(0, after.value("sluice_pool_refused_connections_total", db));
+
+      assertEquals("counter", after.types().get("sluice_backend_connections_total"));
+      assertEquals("counter", after.types().get("sluice_backend_connect_failures_total"));
+      assertEquals("histogram", after.types().get("sluice_backend_connection_duration_seconds"));
+      assertTrue(after.values().keySet().stream().noneMatch(k -> k.startsWith("sluice_backend_requests_total")
+              || k.startsWith("sluice_backend_response_seconds")),
+          "a TCP back-end has no HTTP request series, and this node no HTTP pool");
+    }
+  }
+
+  /**
+   * A client of a TCP pool reset at accept while the pool's queue is above its threshold is
+   * counted; the client that waited meanwhile has its wait in the queue-wait histogram.
+   */
+  @Test
+  void aTcpPoolCountsTheConnectionsItRefusedAndHowLongOneWaited() throws Exception {
+    try (TcpTestBackend backend = TcpTestBackend.start(TcpTestBackend.Mode.ECHO);
+        SluiceNode node = TcpRelayTest.start(TcpRelayTest.tcpPool(TestSettings.queue(10, Duration.ofSeconds(60), 0),
+            1, backend.port()))) {
+      Map<String, String> b = labels("backend", "127.0.0.1:" + backend.port(), "pool", "db", "protocol", "tcp");
+      Map<String, String> db = labels("pool", "db", "protocol", "tcp");
+      long queuedByNanos;
+      long releasedAtNanos;
+      try (Socket holder = TcpRelayTest.connect(node)) {
+        holder.getOutputStream().write('h');
+        assertEquals('h', holder.getInputStream().read(), "the holder is relayed"); // and the queue empty again
+        try (Socket waiting = TcpRelayTest.connect(node)) {
+          awaitMetric(node, "sluice_pool_queue_length", db, 1); // it waits: above 0, new clients are reset
+          queuedByNanos = System.nanoTime();
+          Metrics busy = scrape(node);
+          assertEquals(1, busy.value("sluice_backend_in_flight", b));
+          assertEquals(1, busy.value("sluice_backend_slots", b));
+
+          assertResetWithoutAByte(node.tcpAddresses().get(0));
+
+          releasedAtNanos = System.nanoTime();
+          holder.shutdownOutput();
+          assertEquals(-1, holder.getInputStream().read(), "the back-end's FIN, passed on: the slot is free");
+          waiting.getOutputStream().write("after".getBytes(StandardCharsets.US_ASCII));
+          waiting.shutdownOutput();
+          assertEquals("after", new String(TcpRelayTest.readAll(waiting.getInputStream()), StandardCharsets.US_ASCII));
+        }
+      }
+      awaitMetric(node, "sluice_backend_in_flight", b, 0);
+      Metrics after = scrape(node);
+      assertEquals(1, after.value("sluice_pool_refused_connections_total", db));
+      assertEquals(2, after.value("sluice_pool_queue_wait_seconds_count", db), "the holder's and the waiter's");
+      double waitedAtLeast = (releasedAtNanos - queuedByNanos) / 1e9;
+      assertTrue(after.value("sluice_pool_queue_wait_seconds_sum", db) >= waitedAtLeast,
+          "the second client's wait is in the sum: at least " + waitedAtLeast + " s");
+      assertEquals(2, backend.accepted(), "the refused client never reached the back-end");
+      assertEquals(2, after.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
+      for (String reason : List.of("queue_full", "queue_timeout", "no_backend_up", "stopping")) {
+        assertEquals(0, after.value("sluice_pool_rejected_requests_total", with(db, "reason", reason)), reason);
+      }
+    }
+  }
+
+  /**
+   * A TCP pool whose only back-end refuses connections: up 0 and its connect failures counted
+   * while the client waits; once the back-end listens, the client is relayed and it is up again.
+   */
+  @Test
+  void aTcpBackendThatRefusesConnectionsIsUpZeroWithItsConnectFailures() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      closed = s.getLocalPort(); // nothing listens there once it is closed
+    }
+    try (SluiceNode node = TcpRelayTest.start(TcpRelayTest.tcpPool(TestSettings.queue(100, Duration.ofSeconds(60), 100),
+        2, closed)); Socket waiting = TcpRelayTest.connect(node)) {
+      Map<String, String> b = labels("backend", "127.0.0.1:" + closed, "pool", "db", "protocol", "tcp");
+      awaitMetric(node, "sluice_backend_up", b, 0);
+      Metrics down = scrape(node);
+      assertTrue(down.value("sluice_backend_connect_failures_total", b) >= 1,
+          "the client's connect failed (and the retries after the backoff may have, too)");
+      assertEquals(0, down.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
+      assertEquals(0, down.value("sluice_backend_connection_duration_seconds_count", b));
+      try (TcpTestBackend again = TcpTestBackend.start(TcpTestBackend.Mode.ECHO, closed, 0)) {
+        waiting.getOutputStream().write("waited".getBytes(StandardCharsets.US_ASCII));
+        waiting.shutdownOutput();
+        assertEquals("waited", new String(TcpRelayTest.readAll(waiting.getInputStream()), StandardCharsets.US_ASCII));
+        awaitMetric(node, "sluice_backend_in_flight", b, 0);
+        Metrics up = scrape(node);
+        assertEquals(1, up.value("sluice_backend_up", b));
+        assertEquals(1, up.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
+        assertEquals(1, again.accepted());
+      }
+    }
+  }
+
+  /** Sends {@code data} and FIN through the TCP listener, reading the echo meanwhile on another thread. */
+  private byte[] echo(SluiceNode node, byte[] data) throws Exception {
+    try (Socket s = TcpRelayTest.connect(node)) {
+      Future<byte[]> reader = clients.submit(() -> TcpRelayTest.readAll(s.getInputStream()));
+      s.getOutputStream().write(data);
+      s.shutdownOutput();
+      return reader.get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  /** A client that connects now is reset: during its connect already, or on its first read. */
+  private static void assertResetWithoutAByte(InetSocketAddress address) throws IOException {
+    try (Socket s = new Socket()) {
+      try {
+        s.connect(address, 5_000);
+        s.setSoTimeout(10_000);
+        s.getInputStream().read();
+      } catch (SocketException e) {
+        assertTrue(String.valueOf(e.getMessage()).toLowerCase().contains("reset"), "expected a reset, got " + e);
+        return;
+      }
+      throw new AssertionError("not reset");
     }
   }
 

@@ -92,7 +92,8 @@ class ReloadTest {
             .toList());
         assertTrue(a.maxInFlight() <= 2 && b.maxInFlight() <= 2, a.maxInFlight() + ", " + b.maxInFlight());
         String metrics = Nodes.adminGet(node, "/metrics");
-        assertTrue(metrics.contains("sluice_backend_limit{backend=\"" + b.address() + "\",pool=\"web\"} 2.0"), metrics);
+        assertTrue(metrics.contains(
+            "sluice_backend_limit{backend=\"" + b.address() + "\",pool=\"web\",protocol=\"http\"} 2.0"), metrics);
         load.stop();
         assertEquals(0, load.errors(), load.firstError());
       }

@@ -13,6 +13,7 @@ import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.prometheus.metrics.model.snapshots.Unit;
 import java.util.ArrayList;
@@ -35,22 +36,43 @@ import java.util.function.ToDoubleFunction;
  * the registry; scrapes are serial there, so each text shows one sample. A sample whose pools
  * or back-ends are not those registered (a reload added or removed some) first replaces the
  * pools' and back-ends' meters with its own.
+ *
+ * <p>Every pool and back-end series carries {@code protocol} ({@code http} or {@code tcp}, the
+ * pool's kind). The gauges and the queue's series have one name for both kinds; what ends
+ * differs, and so has its own names: an HTTP back-end's requests and response times, a TCP
+ * back-end's connections, connect failures and connection durations.
  */
 public final class NodeMetrics implements AutoCloseable {
 
-  /** One back-end, summed over this node's event loops. */
+  /** What a pool relays: requests (L7) or connections (L4); its {@code protocol} label. */
+  public enum Protocol {
+    HTTP, TCP;
+
+    String label() {
+      return this == HTTP ? "http" : "tcp";
+    }
+  }
+
+  /**
+   * One back-end, summed over this node's event loops. For a TCP back-end, as its status reads:
+   * in flight are the connections holding a slot, served those completed, badGateway those the
+   * back-end reset, gatewayTimeout those closed idle, and responseTimes the durations of those
+   * completed; connectFailures counts only there (0 for HTTP).
+   */
   public record BackendSample(String id, boolean up, int limit, int slots, int inFlight, long served,
-      long badGateway, long gatewayTimeout, long clientAborted, LatencyBuckets.Snapshot responseTimes) {}
+      long badGateway, long gatewayTimeout, long clientAborted, long connectFailures,
+      LatencyBuckets.Snapshot responseTimes) {}
 
   /** One pool, summed over this node's event loops. */
-  public record PoolSample(String pool, int queueLength, long rejectedFull, long expired, long noBackendUp,
-      long stopped, long refusedConnections, LatencyBuckets.Snapshot queueWait, List<BackendSample> backends) {}
+  public record PoolSample(String pool, Protocol protocol, int queueLength, long rejectedFull, long expired,
+      long noBackendUp, long stopped, long refusedConnections, LatencyBuckets.Snapshot queueWait,
+      List<BackendSample> backends) {}
 
   /** Everything a scrape shows, pools and back-ends in configuration order. */
   public record Sample(List<PoolSample> pools, long clientConnections) {}
 
-  /** Pool names and, per pool, its back-end ids, in configuration order. */
-  public record Layout(String pool, List<String> backends) {}
+  /** Pool names, their kind and, per pool, its back-end ids, in configuration order. */
+  public record Layout(String pool, Protocol protocol, List<String> backends) {}
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
@@ -99,56 +121,80 @@ public final class NodeMetrics implements AutoCloseable {
 
   private static List<Layout> layoutOf(Sample sample) {
     return sample.pools().stream()
-        .map(p -> new Layout(p.pool(), p.backends().stream().map(BackendSample::id).toList())).toList();
+        .map(p -> new Layout(p.pool(), p.protocol(), p.backends().stream().map(BackendSample::id).toList())).toList();
   }
 
   private void registerPool(int p, Layout layout) {
     String pool = layout.pool();
+    String protocol = layout.protocol().label();
     poolMeters.add(Gauge.builder("sluice.pool.queue.length", this, m -> m.pool(p).queueLength())
-        .tag("pool", pool).description("requests waiting in the pool's queue on this node").register(registry));
-    rejected(p, pool, "queue_full", PoolSample::rejectedFull);
-    rejected(p, pool, "queue_timeout", PoolSample::expired);
-    rejected(p, pool, "no_backend_up", PoolSample::noBackendUp);
-    rejected(p, pool, "stopping", PoolSample::stopped);
+        .tag("pool", pool).tag("protocol", protocol)
+        .description("requests (http) or client connections (tcp) waiting in the pool's queue on this node")
+        .register(registry));
+    rejected(p, pool, protocol, "queue_full", PoolSample::rejectedFull);
+    rejected(p, pool, protocol, "queue_timeout", PoolSample::expired);
+    rejected(p, pool, protocol, "no_backend_up", PoolSample::noBackendUp);
+    rejected(p, pool, protocol, "stopping", PoolSample::stopped);
     poolMeters.add(FunctionCounter.builder("sluice.pool.refused.connections", this,
             m -> m.pool(p).refusedConnections())
-        .tag("pool", pool).description("client connections refused while the pool's queue was above its threshold")
+        .tag("pool", pool).tag("protocol", protocol)
+        .description("client connections refused while the pool's queue was above its threshold")
         .register(registry));
     for (int b = 0; b < layout.backends().size(); b++) {
-      registerBackend(p, b, pool, layout.backends().get(b));
+      registerBackend(p, b, pool, layout.protocol(), layout.backends().get(b));
     }
   }
 
-  private void rejected(int p, String pool, String reason, ToDoubleFunction<PoolSample> count) {
+  private void rejected(int p, String pool, String protocol, String reason, ToDoubleFunction<PoolSample> count) {
     poolMeters.add(FunctionCounter.builder("sluice.pool.rejected.requests", this, m -> count.applyAsDouble(m.pool(p)))
-        .tag("pool", pool).tag("reason", reason).description("requests answered 503 by the pool's queue, by reason")
+        .tag("pool", pool).tag("protocol", protocol).tag("reason", reason)
+        .description("work the pool's queue gave up, by reason: requests answered 503 (http), client connections"
+            + " reset (tcp)")
         .register(registry));
   }
 
-  private void registerBackend(int p, int b, String pool, String id) {
-    gauge("sluice.backend.limit", p, b, pool, id, BackendSample::limit,
+  private void registerBackend(int p, int b, String pool, Protocol protocol, String id) {
+    gauge("sluice.backend.limit", p, b, pool, protocol, id, BackendSample::limit,
         "the back-end's cluster-wide concurrency limit, as this node last heard it");
-    gauge("sluice.backend.slots", p, b, pool, id, BackendSample::slots, "slots of the limit this node holds");
-    gauge("sluice.backend.in.flight", p, b, pool, id, BackendSample::inFlight,
-        "requests on the back-end from this node now");
-    gauge("sluice.backend.up", p, b, pool, id, s -> s.up() ? 1 : 0,
+    gauge("sluice.backend.slots", p, b, pool, protocol, id, BackendSample::slots,
+        "slots of the limit this node holds");
+    gauge("sluice.backend.in.flight", p, b, pool, protocol, id, BackendSample::inFlight,
+        "requests (http) or relayed connections (tcp) on the back-end from this node now, each holding a slot");
+    gauge("sluice.backend.up", p, b, pool, protocol, id, s -> s.up() ? 1 : 0,
         "1 unless this node's connection attempts to the back-end fail (on every event loop)");
-    outcome(p, b, pool, id, "served", BackendSample::served);
-    outcome(p, b, pool, id, "bad_gateway", BackendSample::badGateway);
-    outcome(p, b, pool, id, "gateway_timeout", BackendSample::gatewayTimeout);
-    outcome(p, b, pool, id, "client_aborted", BackendSample::clientAborted);
+    if (protocol == Protocol.HTTP) {
+      ended("sluice.backend.requests", p, b, pool, protocol, id, "served", BackendSample::served);
+      ended("sluice.backend.requests", p, b, pool, protocol, id, "bad_gateway", BackendSample::badGateway);
+      ended("sluice.backend.requests", p, b, pool, protocol, id, "gateway_timeout", BackendSample::gatewayTimeout);
+      ended("sluice.backend.requests", p, b, pool, protocol, id, "client_aborted", BackendSample::clientAborted);
+    } else {
+      ended("sluice.backend.connections", p, b, pool, protocol, id, "completed", BackendSample::served);
+      ended("sluice.backend.connections", p, b, pool, protocol, id, "backend_failed", BackendSample::badGateway);
+      ended("sluice.backend.connections", p, b, pool, protocol, id, "idle_timeout", BackendSample::gatewayTimeout);
+      ended("sluice.backend.connections", p, b, pool, protocol, id, "client_aborted", BackendSample::clientAborted);
+      poolMeters.add(FunctionCounter.builder("sluice.backend.connect.failures", this,
+              m -> m.backend(p, b).connectFailures())
+          .tag("pool", pool).tag("protocol", protocol.label()).tag("backend", id)
+          .description("connects to the back-end that failed (refused, timed out); the client went back to the queue")
+          .register(registry));
+    }
   }
 
-  private void gauge(String name, int p, int b, String pool, String id, ToDoubleFunction<BackendSample> value,
-      String description) {
+  private void gauge(String name, int p, int b, String pool, Protocol protocol, String id,
+      ToDoubleFunction<BackendSample> value, String description) {
     poolMeters.add(Gauge.builder(name, this, m -> value.applyAsDouble(m.backend(p, b)))
-        .tag("pool", pool).tag("backend", id).description(description).register(registry));
+        .tag("pool", pool).tag("protocol", protocol.label()).tag("backend", id).description(description)
+        .register(registry));
   }
 
-  private void outcome(int p, int b, String pool, String id, String outcome, ToDoubleFunction<BackendSample> count) {
-    poolMeters.add(FunctionCounter.builder("sluice.backend.requests", this, m -> count.applyAsDouble(m.backend(p, b)))
-        .tag("pool", pool).tag("backend", id).tag("outcome", outcome)
-        .description("requests this node sent to the back-end that ended, by outcome").register(registry));
+  /** Requests (http) or relayed connections (tcp) that ended with {@code outcome}. */
+  private void ended(String name, int p, int b, String pool, Protocol protocol, String id, String outcome,
+      ToDoubleFunction<BackendSample> count) {
+    String what = protocol == Protocol.HTTP ? "requests this node sent to the back-end that ended, by outcome"
+        : "client connections this node relayed to the back-end that ended, by outcome";
+    poolMeters.add(FunctionCounter.builder(name, this, m -> count.applyAsDouble(m.backend(p, b)))
+        .tag("pool", pool).tag("protocol", protocol.label()).tag("backend", id).tag("outcome", outcome)
+        .description(what).register(registry));
   }
 
   private PoolSample pool(int p) {
@@ -179,28 +225,49 @@ public final class NodeMetrics implements AutoCloseable {
   }
 
   private static Sample empty(List<Layout> layout) {
-    return new Sample(layout.stream().map(l -> new PoolSample(l.pool(), 0, 0, 0, 0, 0, 0, LatencyBuckets.Snapshot.EMPTY,
-        l.backends().stream().map(id -> new BackendSample(id, false, 0, 0, 0, 0, 0, 0, 0,
-            LatencyBuckets.Snapshot.EMPTY)).toList())).toList(), 0);
+    return new Sample(layout.stream().map(l -> new PoolSample(l.pool(), l.protocol(), 0, 0, 0, 0, 0, 0,
+        LatencyBuckets.Snapshot.EMPTY, l.backends().stream().map(id -> new BackendSample(id, false, 0, 0, 0, 0, 0, 0,
+            0, 0, LatencyBuckets.Snapshot.EMPTY)).toList())).toList(), 0);
   }
 
-  /** The two histograms, from the same sample as the meters. */
+  /** The histograms, from the same sample as the meters; one without a series (no pool of its kind) is left out. */
   private final class Histograms implements MultiCollector {
     @Override
     public MetricSnapshots collect() {
       HistogramSnapshot.Builder responses = HistogramSnapshot.builder().name("sluice_backend_response_seconds")
           .unit(Unit.SECONDS)
           .help("time from sending a request to the back-end to the head of its response, per response served");
+      HistogramSnapshot.Builder connections = HistogramSnapshot.builder()
+          .name("sluice_backend_connection_duration_seconds").unit(Unit.SECONDS)
+          .help("time from connecting to the back-end to both sides of the relayed connection closed (the slot"
+              + " held), per connection completed");
       HistogramSnapshot.Builder waits = HistogramSnapshot.builder().name("sluice_pool_queue_wait_seconds")
           .unit(Unit.SECONDS)
-          .help("time from joining the pool's queue to being taken by a back-end's connection");
+          .help("time from joining the pool's queue to being taken by a back-end (actor)");
+      boolean http = false;
+      boolean tcp = false;
       for (PoolSample pool : current.pools()) {
-        waits.dataPoint(point(pool.queueWait(), Labels.of("pool", pool.pool())));
+        String protocol = pool.protocol().label();
+        waits.dataPoint(point(pool.queueWait(), Labels.of("pool", pool.pool(), "protocol", protocol)));
+        HistogramSnapshot.Builder ends = pool.protocol() == Protocol.HTTP ? responses : connections;
         for (BackendSample b : pool.backends()) {
-          responses.dataPoint(point(b.responseTimes(), Labels.of("backend", b.id(), "pool", pool.pool())));
+          ends.dataPoint(point(b.responseTimes(), Labels.of("backend", b.id(), "pool", pool.pool(),
+              "protocol", protocol)));
+          http |= pool.protocol() == Protocol.HTTP;
+          tcp |= pool.protocol() == Protocol.TCP;
         }
       }
-      return MetricSnapshots.of(responses.build(), waits.build());
+      List<MetricSnapshot> out = new ArrayList<>();
+      if (http) {
+        out.add(responses.build());
+      }
+      if (tcp) {
+        out.add(connections.build());
+      }
+      if (!current.pools().isEmpty()) {
+        out.add(waits.build());
+      }
+      return new MetricSnapshots(out);
     }
 
     private HistogramSnapshot.HistogramDataPointSnapshot point(LatencyBuckets.Snapshot s, Labels labels) {

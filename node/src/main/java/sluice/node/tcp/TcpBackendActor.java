@@ -25,6 +25,7 @@ import sluice.node.backend.BackendActor;
 import sluice.node.backend.BackendSamples;
 import sluice.node.backend.LeaseState;
 import sluice.node.loop.SweepPeriod;
+import sluice.node.metrics.LatencyBuckets;
 import sluice.node.queue.QueueActor;
 import sluice.node.queue.QueueLink;
 import sluice.node.settings.BackendSettings;
@@ -43,6 +44,8 @@ import sluice.protocol.LeaseProtocol.Lease;
  * every report and when work waits, {@link LeaseState}), marks the back-end down when it
  * refuses connections and retries with backoff, closes relays idle for {@code idle-timeout},
  * and reports samples: a relay's lifetime (connect to both ends closed) as its response time.
+ * For {@code /metrics} ({@link GetMetrics}) it counts in its own fields, on its loop: outcomes,
+ * connect failures, the durations of completed relays and the queue waits of those it took.
  *
  * <p>Invariants: {@code relays} holds every relay this actor has a slot for (connecting,
  * relaying or ending), so the back-end never sees more connections from this actor than
@@ -61,6 +64,21 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
 
   /** Answered with the L7 actor's status record: the pool's status reads both alike. */
   public record GetStatus(ActorRef<BackendActor.Status> replyTo) implements Command {}
+
+  /** For /metrics: the status, the connect failures, and the connection durations and queue waits since start. */
+  public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
+
+  /**
+   * @param status              as {@link GetStatus} answers it (served: completed, badGateway:
+   *                            back-end failed, gatewayTimeout: idle timeout)
+   * @param connectFailures     connects to the back-end that failed (refused, timed out); each
+   *                            such client went back to the queue, unrelayed
+   * @param connectionDurations connect to both sides closed, of every connection completed on this loop
+   * @param queueWaits          joining the pool's queue to being taken here, of every client taken
+   *                            (once each, unless it went back to the queue unconnected)
+   */
+  public record Metrics(BackendActor.Status status, long connectFailures, LatencyBuckets.Snapshot connectionDurations,
+      LatencyBuckets.Snapshot queueWaits) implements NoSerializationVerificationNeeded {}
 
   private record FromQueue(QueueActor.ToBackend message) implements Command {}
 
@@ -105,6 +123,9 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   private long backendFailed;
   private long idleTimedOut;
   private long clientAborted;
+  private long connectFailures;
+  private final LatencyBuckets connectionDurations = new LatencyBuckets();
+  private final LatencyBuckets queueWaits = new LatencyBuckets();
 
   private TcpBackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
       ConnectionSettings settings, String nodeId, ActorRef<QueueActor.Command> queue,
@@ -185,6 +206,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
         .onMessageEquals(Tick.STATUS, this::onStatusTick)
         .onMessageEquals(Tick.RETRY_CONNECT, this::onRetryConnect)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(GetMetrics.class, this::onGetMetrics)
         .onSignal(PreRestart.class, signal -> stopRelays("the back-end's actor restarted after an internal error"))
         .onSignal(PostStop.class, signal -> {
           stopRelays("the node is stopping");
@@ -215,6 +237,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     }
     probing = false; // this client is the probe: one at a time until it connects
     relays.add(relay);
+    queueWaits.record(System.nanoTime() - relay.enqueuedNanos());
     samples.dispatched(relays.size());
     relay.connect(bootstrap, address, events);
     tellCapacity(false);
@@ -251,6 +274,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     }
     queue.giveBack(event.relay()); // never connected: another back-end, or this one later
     failedConnects++;
+    connectFailures++;
     if (up) {
       up = false;
       downSinceNanos = System.nanoTime();
@@ -291,6 +315,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
       case COMPLETED -> {
         completed++;
         samples.completed(done.lifetimeNanos());
+        connectionDurations.record(done.lifetimeNanos());
       }
       case BACKEND_FAILED -> {
         backendFailed++;
@@ -380,9 +405,18 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
    * closed idle, the rate and p99 those of relays completed (lifetimes).
    */
   private Behavior<Command> onGetStatus(GetStatus get) {
-    get.replyTo().tell(new BackendActor.Status(backend.id(), up, lease.limit(), lease.granted(), relays.size(),
+    get.replyTo().tell(status());
+    return this;
+  }
+
+  private BackendActor.Status status() {
+    return new BackendActor.Status(backend.id(), up, lease.limit(), lease.granted(), relays.size(),
         relays.size(), completed, backendFailed, idleTimedOut, clientAborted, samples.lastIntervalRate(),
-        samples.lastIntervalP99Millis(), lease.reason(), lease.valid()));
+        samples.lastIntervalP99Millis(), lease.reason(), lease.valid());
+  }
+
+  private Behavior<Command> onGetMetrics(GetMetrics get) {
+    get.replyTo().tell(new Metrics(status(), connectFailures, connectionDurations.snapshot(), queueWaits.snapshot()));
     return this;
   }
 

@@ -22,7 +22,8 @@ import sluice.node.settings.TcpSettings;
  * One TCP (L4) listener: accepts client connections on the data plane's event loops (half-closure
  * allowed; a queued client is read ahead only up to {@link TcpRelay#READ_AHEAD_BYTES}) and gives each a {@link TcpRelay},
  * which joins its pool's queue on its own loop. While the pool's queue is above its
- * {@code refuse-connections-above} ({@code gate}), a new connection is reset at once.
+ * {@code refuse-connections-above} ({@code gate}), a new connection is reset at once and
+ * counted against that pool ({@code sluice_pool_refused_connections_total}).
  */
 public final class TcpListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TcpListener.class);
@@ -61,6 +62,7 @@ public final class TcpListener implements AutoCloseable {
             if (gate.refusing()) {
               log.debug("tcp {}: resetting connection from {}: pool {}'s queue is above its threshold", id,
                   ch.remoteAddress(), settings.pool());
+              gate.countRefused();
               TcpRelay.reset(ch);
               return;
             }
