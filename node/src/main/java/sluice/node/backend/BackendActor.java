@@ -49,7 +49,9 @@ import sluice.protocol.LeaseProtocol.Lease;
  * side too (at most {@link #CLOSE_WAIT}), so that a slot moving to another loop or node never
  * lets the back-end see one connection more than the limit; a
  * connection carries at most one request; busy + pending (connections opening for a request)
- * never exceed the usable slots when a request is taken. Every request taken ends here in
+ * never exceed the usable slots when a request is taken, and busy never exceeds them when a
+ * request is sent (one whose connection came up after the lease lapsed or shrank goes back to
+ * the queue unsent). Every request taken ends here in
  * exactly one of: served, 502, 504, aborted by its client; or goes back to the queue unsent.
  *
  * <p>A reload may change it while it runs: {@link Reconfigure} gives new settings (the limit
@@ -395,6 +397,15 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
       if (e.abandoned()) {
         queue.giveBack(e); // the queue counts it as dropped unserved
         makeIdle(c);
+      } else if (busy >= lease.usable()) {
+        // the lease lapsed or shrank while the connection opened (a connect may take up to
+        // connect-timeout, longer than a lease): sending now would go beyond it, and a lapsed
+        // lease's slots may already be another node's. Unsent, it goes back to the queue.
+        makeIdle(c);
+        closeIdleAboveGrant();
+        tellCapacity(true); // first the lower capacity, so that the item does not come straight back
+        queue.giveBack(e);
+        return next();
       } else {
         dispatch(c, e);
       }
