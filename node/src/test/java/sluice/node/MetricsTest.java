@@ -323,9 +323,7 @@ class MetricsTest {
           releasedAtNanos = System.nanoTime();
           holder.shutdownOutput();
           assertEquals(-1, holder.getInputStream().read(), "the back-end's FIN, passed on: the slot is free");
-          waiting.getOutputStream().write("after".getBytes(StandardCharsets.US_ASCII));
-          waiting.shutdownOutput();
-          assertEquals("after", new String(TcpRelayTest.readAll(waiting.getInputStream()), StandardCharsets.US_ASCII));
+          assertEchoed(waiting, "after");
         }
       }
       awaitMetric(node, "sluice_backend_in_flight", b, 0);
@@ -341,6 +339,13 @@ class MetricsTest {
         assertEquals(0, after.value("sluice_pool_rejected_requests_total", with(db, "reason", reason)), reason);
       }
     }
+  }
+
+  /** Sends {@code text} and a FIN through an echo relay and reads it back to the echo's FIN. */
+  private static void assertEchoed(Socket client, String text) throws IOException {
+    client.getOutputStream().write(text.getBytes(StandardCharsets.US_ASCII));
+    client.shutdownOutput();
+    assertEquals(text, new String(TcpRelayTest.readAll(client.getInputStream()), StandardCharsets.US_ASCII));
   }
 
   /**
@@ -363,9 +368,7 @@ class MetricsTest {
       assertEquals(0, down.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
       assertEquals(0, down.value("sluice_backend_connection_duration_seconds_count", b));
       try (TcpTestBackend again = TcpTestBackend.start(TcpTestBackend.Mode.ECHO, closed, 0)) {
-        waiting.getOutputStream().write("waited".getBytes(StandardCharsets.US_ASCII));
-        waiting.shutdownOutput();
-        assertEquals("waited", new String(TcpRelayTest.readAll(waiting.getInputStream()), StandardCharsets.US_ASCII));
+        assertEchoed(waiting, "waited");
         awaitMetric(node, "sluice_backend_in_flight", b, 0);
         Metrics up = scrape(node);
         assertEquals(1, up.value("sluice_backend_up", b));
