@@ -618,6 +618,12 @@ public final class TestBackend implements AutoCloseable {
           while (held && listener != null) {
             lock.wait();
           }
+          if (held) {
+            // stopped while holding: a stopped server answers nothing. (stop() closes the
+            // connections only after the acceptor has left, and any notify in between woke
+            // this thread, which then answered in full: a CI run saw the held request served)
+            throw new IOException("stopped while holding the response");
+          }
         }
       } catch (InterruptedException e) {
         throw new IOException("stopped while waiting to answer", e);
