@@ -26,6 +26,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import sluice.node.http.BackendConnection;
 import sluice.node.http.Exchange;
+import sluice.node.loop.EventLoops;
 import sluice.node.loop.SweepPeriod;
 import sluice.node.metrics.LatencyBuckets;
 import sluice.node.queue.QueueActor;
@@ -220,10 +221,9 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         self.tell(new Closed(c, cause));
       }
     };
-    this.bootstrap = new Bootstrap()
+    this.bootstrap = EventLoops.noDelay(new Bootstrap())
         .group(loop)
         .channel(channelType)
-        .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
             settings.connectTimeout().toMillis()));
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);

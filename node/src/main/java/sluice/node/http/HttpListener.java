@@ -106,12 +106,11 @@ public final class HttpListener implements AutoCloseable {
       timeoutsByLoop.put(loop, t);
       allTimeouts.add(t);
     }
-    ServerBootstrap bootstrap = new ServerBootstrap()
+    ServerBootstrap bootstrap = EventLoops.noDelay(new ServerBootstrap())
         .group(loops.group())
         .channel(loops.serverChannelType())
         .option(ChannelOption.SO_BACKLOG, 4096)
         .option(ChannelOption.SO_REUSEADDR, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(new ChannelInitializer<>() {
           @Override
           protected void initChannel(Channel ch) {

@@ -4,7 +4,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.util.internal.PlatformDependent;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,6 +23,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import sluice.node.backend.BackendActor;
 import sluice.node.backend.BackendSamples;
 import sluice.node.backend.LeaseState;
+import sluice.node.loop.EventLoops;
 import sluice.node.loop.SweepPeriod;
 import sluice.node.metrics.LatencyBuckets;
 import sluice.node.queue.QueueActor;
@@ -163,16 +163,13 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
         self.tell(new Finished(relay, outcome, lifetimeNanos));
       }
     };
-    this.bootstrap = new Bootstrap()
+    this.bootstrap = EventLoops.noDelay(new Bootstrap())
         .group(loop)
         .channel(channelType)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
             settings.connectTimeout().toMillis()));
-    if (!PlatformDependent.canEnableTcpNoDelayByDefault()) {
-      bootstrap.option(ChannelOption.TCP_NODELAY, true); // elsewhere Netty sets it on every socket: no setsockopt twice
-    }
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);
     timers.startTimerWithFixedDelay(Tick.IDLE,
         SweepPeriod.of(settings.idleTimeout(), 4, Duration.ofMillis(50), Duration.ofSeconds(1)));

@@ -5,7 +5,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.util.internal.PlatformDependent;
 import java.net.InetSocketAddress;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -49,7 +48,7 @@ public final class TcpListener implements AutoCloseable {
       queues.put(loops.loop(i), queuePerLoop.get(i));
     }
     String id = settings.id();
-    ServerBootstrap bootstrap = new ServerBootstrap()
+    ServerBootstrap bootstrap = EventLoops.noDelay(new ServerBootstrap())
         .group(loops.group())
         .channel(loops.serverChannelType())
         .option(ChannelOption.SO_BACKLOG, 4096)
@@ -69,9 +68,6 @@ public final class TcpListener implements AutoCloseable {
             ch.pipeline().addLast(new TcpRelay(queues.get(ch.eventLoop()), id));
           }
         });
-    if (!PlatformDependent.canEnableTcpNoDelayByDefault()) {
-      bootstrap.childOption(ChannelOption.TCP_NODELAY, true); // elsewhere Netty sets it on every socket: no setsockopt twice
-    }
     Channel channel = bootstrap.bind(new InetSocketAddress(settings.host(), settings.port())).sync().channel();
     return new TcpListener(channel, settings);
   }
