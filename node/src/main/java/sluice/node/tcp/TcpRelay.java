@@ -15,6 +15,7 @@ import io.netty.channel.unix.UnixChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -286,7 +287,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
     releaseEarly();
     if (state == State.RELAYING && !closingClient) {
       if (clientFinSent && !clientFailed) {
-        // its FIN after ours: Netty closed it (half-closure off, see passFinToClient)
+        // its FIN after ours: Netty closed it (half-closure off, see shutdownOutput)
         clientInputEnded = true;
         closingClient = true;
         passFinToBackend();
@@ -383,7 +384,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
     backendClosed = true;
     if (state == State.RELAYING) {
       if (backendInputEnded || (backendFinSent && !backendFailed)) {
-        backendInputEnded = true; // (its FIN after ours: Netty closed it, see passFinToBackend)
+        backendInputEnded = true; // (its FIN after ours: Netty closed it, see shutdownOutput)
         // it ended its side and closed: what it sent is on its way to the client, then its FIN
         passFinToClient();
         closeClientIfDone();
@@ -404,7 +405,6 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
         backend.write(buf, backend.voidPromise());
       }
       early = null;
-      earlyBytes = 0;
       backend.flush();
     }
     if (clientInputEnded) {
@@ -436,9 +436,6 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
       }
       shutdownOutput(backend, sent -> {
         backendFinSent = sent;
-        if (sent) {
-          halfClosureOff(backend);
-        }
         closeBackendIfDone();
       });
     });
@@ -461,9 +458,6 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
       }
       shutdownOutput(client, sent -> {
         clientFinSent = sent;
-        if (sent) {
-          halfClosureOff(client);
-        }
         closeClientIfDone();
       });
     });
@@ -475,8 +469,13 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
    * shutdownOutput builds an exception with a stack trace each time, for the writes it would
    * fail, and there are none here (6% of a short-connection relay's CPU in a profile). Nothing
    * is written to {@code ch} after it.
+   *
+   * <p>Once the FIN is out, half-closure is off for {@code ch}: its own FIN then ends it, so
+   * Netty closes it at once instead of shutting its input, which fails (ENOTCONN) once both FINs
+   * are through and costs another such exception. Its channelInactive or close then counts as
+   * its FIN unless an error came first ({@code clientFailed}, {@code backendFailed}).
    */
-  private static void shutdownOutput(Channel ch, BooleanConsumer done) {
+  private static void shutdownOutput(Channel ch, Consumer<Boolean> done) {
     if (ch instanceof UnixChannel unix && unix.fd() instanceof Socket socket) {
       boolean sent;
       try {
@@ -486,24 +485,17 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
         log.debug("shutting the output of {}: {}", ch, e.toString());
         sent = false;
       }
-      done.accept(sent);
+      finSent(ch, sent, done);
     } else {
-      ((DuplexChannel) ch).shutdownOutput().addListener(shut -> done.accept(shut.isSuccess()));
+      ((DuplexChannel) ch).shutdownOutput().addListener(shut -> finSent(ch, shut.isSuccess(), done));
     }
   }
 
-  private interface BooleanConsumer {
-    void accept(boolean value);
-  }
-
-  /**
-   * Our FIN to {@code ch} is out: its own FIN now ends it, so Netty may close it at once instead
-   * of shutting its input, which fails (ENOTCONN) once both FINs are through and costs an
-   * exception with a stack trace each time. Its channelInactive or close then counts as its FIN
-   * unless an error came first ({@code clientFailed}, {@code backendFailed}).
-   */
-  private static void halfClosureOff(Channel ch) {
-    ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+  private static void finSent(Channel ch, boolean sent, Consumer<Boolean> done) {
+    if (sent) {
+      ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+    }
+    done.accept(sent);
   }
 
   /** The back-end ended its side and has our FIN: done with it. */
@@ -561,7 +553,6 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
         buf.release();
       }
       early = null;
-      earlyBytes = 0;
     }
   }
 
