@@ -516,17 +516,18 @@ public final class SluiceNode implements AutoCloseable {
   }
 
   private static BackendOnLoop onLoop(BackendActor.Metrics m) {
-    BackendActor.Status b = m.status();
-    return new BackendOnLoop(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(),
-        b.served(), b.badGateway(), b.gatewayTimeout(), b.clientAborted(), 0, m.responseTimes()), m.queueWaits());
+    return onLoop(m.status(), 0, m.responseTimes(), m.queueWaits());
   }
 
   /** As the L4 status reads: served are the connections completed, bad gateway those the back-end reset, and so on. */
   private static BackendOnLoop onLoop(TcpBackendActor.Metrics m) {
-    BackendActor.Status b = m.status();
+    return onLoop(m.status(), m.connectFailures(), m.connectionDurations(), m.queueWaits());
+  }
+
+  private static BackendOnLoop onLoop(BackendActor.Status b, long connectFailures, LatencyBuckets.Snapshot ends,
+      LatencyBuckets.Snapshot queueWaits) {
     return new BackendOnLoop(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(),
-        b.served(), b.badGateway(), b.gatewayTimeout(), b.clientAborted(), m.connectFailures(),
-        m.connectionDurations()), m.queueWaits());
+        b.served(), b.badGateway(), b.gatewayTimeout(), b.clientAborted(), connectFailures, ends), queueWaits);
   }
 
   private NodeMetrics.PoolSample poolSample(String pool, NodeMetrics.Protocol protocol, int loop,
