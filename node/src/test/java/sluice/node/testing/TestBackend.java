@@ -615,14 +615,14 @@ public final class TestBackend implements AutoCloseable {
           Thread.sleep(d.toMillis(), d.toNanosPart() % 1_000_000);
         }
         synchronized (lock) {
-          while (held && listener != null) {
+          while (held) {
+            if (listener == null) {
+              // stopped while holding: a stopped server answers nothing. (stop() closes the
+              // connections only after the acceptor has left, and a notify in between woke this
+              // thread, which then answered in full: a CI run saw the held request served)
+              throw new IOException("stopped while holding the response");
+            }
             lock.wait();
-          }
-          if (held) {
-            // stopped while holding: a stopped server answers nothing. (stop() closes the
-            // connections only after the acceptor has left, and any notify in between woke
-            // this thread, which then answered in full: a CI run saw the held request served)
-            throw new IOException("stopped while holding the response");
           }
         }
       } catch (InterruptedException e) {
