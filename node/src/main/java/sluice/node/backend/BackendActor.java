@@ -221,9 +221,8 @@ public final class BackendActor extends AbstractBehavior<BackendActor.Command> {
         self.tell(new Closed(c, cause));
       }
     };
-    this.bootstrap = EventLoops.noDelay(new Bootstrap())
+    this.bootstrap = EventLoops.channelFor(EventLoops.noDelay(new Bootstrap()), channelType, address)
         .group(loop)
-        .channel(channelType)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
             settings.connectTimeout().toMillis()));
     timers.startTimerWithFixedDelay(Tick.REPORT, reportInterval);

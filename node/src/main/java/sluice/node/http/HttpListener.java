@@ -106,9 +106,9 @@ public final class HttpListener implements AutoCloseable {
       timeoutsByLoop.put(loop, t);
       allTimeouts.add(t);
     }
-    ServerBootstrap bootstrap = EventLoops.noDelay(new ServerBootstrap())
+    InetSocketAddress bind = new InetSocketAddress(http.host(), http.port());
+    ServerBootstrap bootstrap = loops.serverChannelFor(EventLoops.noDelay(new ServerBootstrap()), bind)
         .group(loops.group())
-        .channel(loops.serverChannelType())
         .option(ChannelOption.SO_BACKLOG, 4096)
         .option(ChannelOption.SO_REUSEADDR, true)
         .childHandler(new ChannelInitializer<>() {
@@ -129,7 +129,7 @@ public final class HttpListener implements AutoCloseable {
                     now.bufferRequestsUpTo(), now.retryAfterSeconds(), accessLog));
           }
         });
-    Channel channel = bootstrap.bind(new InetSocketAddress(http.host(), http.port())).sync().channel();
+    Channel channel = bootstrap.bind(bind).sync().channel();
     return new HttpListener(channel, List.copyOf(allTimeouts), List.copyOf(allLoops), open, List.copyOf(allRouters),
         List.copyOf(allBuffers), setup);
   }

@@ -13,11 +13,14 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.internal.PlatformDependent;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -124,6 +127,27 @@ public final class EventLoops implements AutoCloseable {
 
   public Class<? extends Channel> channelType() {
     return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+  }
+
+  /**
+   * Sets {@code b}'s channel ({@code type}, as {@link #channelType()} gives it) for connections to
+   * {@code target}: on epoll an IPv4 socket for an IPv4 address. Netty's default epoll socket is
+   * dual-stack IPv6, which costs a setsockopt (IPV6_V6ONLY) per connection and takes the
+   * kernel's IPv4-mapped path.
+   */
+  public static Bootstrap channelFor(Bootstrap b, Class<? extends Channel> type, InetSocketAddress target) {
+    if (type == EpollSocketChannel.class && target.getAddress() instanceof Inet4Address) {
+      return b.channelFactory(() -> new EpollSocketChannel(SocketProtocolFamily.INET));
+    }
+    return b.channel(type);
+  }
+
+  /** As {@link #channelFor(Bootstrap, Class, InetSocketAddress)}, for a listener bound to {@code bind}. */
+  public ServerBootstrap serverChannelFor(ServerBootstrap b, InetSocketAddress bind) {
+    if (epoll && bind.getAddress() instanceof Inet4Address) {
+      return b.channelFactory(() -> new EpollServerSocketChannel(SocketProtocolFamily.INET));
+    }
+    return b.channel(serverChannelType());
   }
 
   /**

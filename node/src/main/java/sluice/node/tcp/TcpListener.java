@@ -48,9 +48,9 @@ public final class TcpListener implements AutoCloseable {
       queues.put(loops.loop(i), queuePerLoop.get(i));
     }
     String id = settings.id();
-    ServerBootstrap bootstrap = EventLoops.noDelay(new ServerBootstrap())
+    InetSocketAddress bind = new InetSocketAddress(settings.host(), settings.port());
+    ServerBootstrap bootstrap = loops.serverChannelFor(EventLoops.noDelay(new ServerBootstrap()), bind)
         .group(loops.group())
-        .channel(loops.serverChannelType())
         .option(ChannelOption.SO_BACKLOG, 4096)
         .option(ChannelOption.SO_REUSEADDR, true)
         // read ahead while queued, up to TcpRelay.READ_AHEAD_BYTES
@@ -68,7 +68,7 @@ public final class TcpListener implements AutoCloseable {
             ch.pipeline().addLast(new TcpRelay(queues.get(ch.eventLoop()), id));
           }
         });
-    Channel channel = bootstrap.bind(new InetSocketAddress(settings.host(), settings.port())).sync().channel();
+    Channel channel = bootstrap.bind(bind).sync().channel();
     return new TcpListener(channel, settings);
   }
 
