@@ -7,6 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
@@ -425,19 +426,18 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
       return;
     }
     backendFinQueued = true;
-    backend.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
-      if (!written.isSuccess() || !backend.isActive()) {
-        return; // the back-end connection broke: its channelInactive ends the relay
-      }
-      if (backendInputEnded) {
-        backendFinSent = true;
-        backend.close(); // it has ended its side: close sends our FIN as shutdown would, for less
-        return;
-      }
-      shutdownOutput(backend, sent -> {
-        backendFinSent = sent;
-        closeBackendIfDone();
-      });
+    afterWritten(backend, this::finToBackend);
+  }
+
+  private void finToBackend() {
+    if (backendInputEnded) {
+      backendFinSent = true;
+      backend.close(); // it has ended its side: close sends our FIN as shutdown would, for less
+      return;
+    }
+    shutdownOutput(backend, sent -> {
+      backendFinSent = sent;
+      closeBackendIfDone();
     });
   }
 
@@ -446,20 +446,40 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements L4Co
       return;
     }
     clientFinQueued = true;
-    client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
-      if (!written.isSuccess() || !client.isActive()) {
-        return;
+    afterWritten(client, this::finToClient);
+  }
+
+  private void finToClient() {
+    if (clientInputEnded && !closingClient) {
+      clientFinSent = true;
+      closingClient = true;
+      client.close(); // as for the back-end: it has ended its side
+      return;
+    }
+    shutdownOutput(client, sent -> {
+      clientFinSent = sent;
+      closeClientIfDone();
+    });
+  }
+
+  /**
+   * Runs {@code then} once everything written to {@code ch} so far is out, if {@code ch} is
+   * still open then (else its channelInactive or close ends the relay): now when nothing waits
+   * in its outbound buffer, the common case for a FIN after a short response, else after an
+   * empty write and flush behind what waits.
+   */
+  private static void afterWritten(Channel ch, Runnable then) {
+    ChannelOutboundBuffer pending = ch.unsafe().outboundBuffer();
+    if (pending != null && pending.totalPendingWriteBytes() == 0) { // counts unflushed writes too
+      if (ch.isActive()) {
+        then.run();
       }
-      if (clientInputEnded && !closingClient) {
-        clientFinSent = true;
-        closingClient = true;
-        client.close(); // as for the back-end: it has ended its side
-        return;
+      return;
+    }
+    ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
+      if (written.isSuccess() && ch.isActive()) {
+        then.run();
       }
-      shutdownOutput(client, sent -> {
-        clientFinSent = sent;
-        closeClientIfDone();
-      });
     });
   }
 
