@@ -101,7 +101,9 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   private final TimerScheduler<Command> timers;
   private final Bootstrap bootstrap;
   private final InetSocketAddress address;
-  private final L4Connection.Events events;
+  /** What a connection tells this actor: {@code events} also that it connected, {@code quietEvents} not. */
+  private final Events events;
+  private final Events quietEvents;
   private final LeaseState lease = new LeaseState(System::nanoTime);
   private final BackendSamples samples;
 
@@ -147,25 +149,11 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
       self.tell(new LeaseReceived(lease));
       return Behaviors.same();
     }), "lease-inbox", Props.empty().withDispatcherSameAsParent());
-    this.events = new L4Connection.Events() {
-      @Override
-      public void connected(L4Connection relay) {
-        self.tell(new Connected(relay));
-      }
+    this.events = new Events(self, true);
+    this.quietEvents = new Events(self, false);
 
-      @Override
-      public void connectFailed(L4Connection relay, Throwable cause) {
-        self.tell(new ConnectFailed(relay, cause));
-      }
-
-      @Override
-      public void finished(L4Connection relay, L4Connection.Outcome outcome, long lifetimeNanos) {
-        self.tell(new Finished(relay, outcome, lifetimeNanos));
-      }
-    };
-    this.bootstrap = EventLoops.noDelay(new Bootstrap())
+    this.bootstrap = EventLoops.channelFor(EventLoops.noDelay(new Bootstrap()), channelType, address)
         .group(loop)
-        .channel(channelType)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
@@ -176,6 +164,32 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     timers.startTimerWithFixedDelay(Tick.STATUS, statusInterval.isZero() ? Duration.ofSeconds(1) : statusInterval);
     sendDemand();
     tellCapacity(true);
+  }
+
+  /**
+   * A connection's events as messages to the actor. A successful connect matters only to a
+   * back-end that is down or whose last connect failed (it is up again); {@code reportConnected}
+   * false leaves that message out, one message fewer per connection when all is well. (A
+   * connect started while all was well does not report even if another failed meanwhile: the
+   * back-end is then marked up by the next probe, after the backoff.)
+   */
+  private record Events(ActorRef<Command> self, boolean reportConnected) implements L4Connection.Events {
+    @Override
+    public void connected(L4Connection relay) {
+      if (reportConnected) {
+        self.tell(new Connected(relay));
+      }
+    }
+
+    @Override
+    public void connectFailed(L4Connection relay, Throwable cause) {
+      self.tell(new ConnectFailed(relay, cause));
+    }
+
+    @Override
+    public void finished(L4Connection relay, L4Connection.Outcome outcome, long lifetimeNanos) {
+      self.tell(new Finished(relay, outcome, lifetimeNanos));
+    }
   }
 
   /**
@@ -236,7 +250,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     relays.add(relay);
     queueWaits.record(System.nanoTime() - relay.enqueuedNanos());
     samples.dispatched(relays.size());
-    relay.connect(bootstrap, address, events);
+    relay.connect(bootstrap, address, up && failedConnects == 0 ? quietEvents : events);
     tellCapacity(false);
   }
 
