@@ -511,7 +511,8 @@ public final class SluiceNode implements AutoCloseable {
         }
         pools.add(sum);
       }
-      return new NodeMetrics.Sample(pools, listener.openConnections());
+      return new NodeMetrics.Sample(pools, listener.openConnections(),
+          tcpListeners.stream().mapToLong(TcpListener::openConnections).sum());
     });
   }
 

@@ -39,6 +39,9 @@ class MetricsTest {
   private static final HttpClient HTTP = HttpClient.newHttpClient();
   /** The HTTP pool of {@link TestSettings#onePool}. */
   private static final Map<String, String> WEB = Map.of("pool", "web", "protocol", "http");
+  /** The labels of the client-connection gauges. */
+  private static final Map<String, String> HTTP_CLIENTS = Map.of("protocol", "http");
+  private static final Map<String, String> TCP_CLIENTS = Map.of("protocol", "tcp");
   private final ExecutorService clients = Executors.newCachedThreadPool();
 
   @AfterEach
@@ -55,7 +58,7 @@ class MetricsTest {
         Map<String, String> b = labels("backend", backend.address(), "pool", "web", "protocol", "http");
         Metrics before = scrape(node);
         assertEquals(0, before.value("sluice_backend_requests_total", with(b, "outcome", "served")));
-        assertEquals(0, before.value("sluice_client_connections", Map.of()));
+        assertEquals(0, before.value("sluice_client_connections", HTTP_CLIENTS));
 
         int n = 50;
         try (RawHttp http = RawHttp.connect(node.httpPort())) {
@@ -63,7 +66,7 @@ class MetricsTest {
             assertEquals(200, http.get("/m" + i).status());
           }
           Metrics after = scrape(node);
-          assertEquals(1, after.value("sluice_client_connections", Map.of()), "this test's one connection");
+          assertEquals(1, after.value("sluice_client_connections", HTTP_CLIENTS), "this test's one connection");
           assertEquals(n, after.value("sluice_backend_requests_total", with(b, "outcome", "served")));
           assertEquals(0, after.value("sluice_backend_requests_total", with(b, "outcome", "bad_gateway")));
           assertEquals(0, after.value("sluice_backend_requests_total", with(b, "outcome", "gateway_timeout")));
@@ -96,7 +99,7 @@ class MetricsTest {
             assertEquals("gauge", after.types().get(gauge), gauge);
           }
         }
-        awaitMetric(node, "sluice_client_connections", Map.of(), 0);
+        awaitMetric(node, "sluice_client_connections", HTTP_CLIENTS, 0);
       }
     }
   }
@@ -214,7 +217,7 @@ class MetricsTest {
         Metrics m = scrape(node);
         assertEquals(4 * perConnection, m.value("sluice_backend_requests_total", with(b, "outcome", "served")));
         assertEquals(4 * perConnection, m.value("sluice_backend_response_seconds_count", b));
-        assertEquals(4, m.value("sluice_client_connections", Map.of()));
+        assertEquals(4, m.value("sluice_client_connections", HTTP_CLIENTS));
         assertEquals(4, m.value("sluice_backend_limit", b), "the limit is the back-end's, not a sum over loops");
         for (RawHttp http : connections) {
           http.close();
@@ -242,6 +245,7 @@ class MetricsTest {
       assertEquals(0, before.value("sluice_backend_in_flight", b));
       assertEquals(0, before.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
       assertEquals(0, before.value("sluice_backend_connection_duration_seconds_count", b));
+      assertEquals(0, before.value("sluice_client_connections", TCP_CLIENTS));
 
       long heldFor;
       try (Socket held = TcpRelayTest.connect(node)) {
@@ -250,6 +254,8 @@ class MetricsTest {
         long relayingSince = System.nanoTime(); // the held connection's back-end connect was before here
         Metrics holding = scrape(node);
         assertEquals(1, holding.value("sluice_backend_in_flight", b), "the held connection holds a slot");
+        assertEquals(1, holding.value("sluice_client_connections", TCP_CLIENTS), "the held client's connection");
+        assertEquals(0, holding.value("sluice_client_connections", HTTP_CLIENTS));
         double slots = holding.value("sluice_backend_slots", b);
         assertTrue(slots >= 1 && slots <= limit, "slots held within the limit: " + slots);
 
@@ -265,6 +271,7 @@ class MetricsTest {
       }
       int relayed = 5 + 1;
       awaitMetric(node, "sluice_backend_in_flight", b, 0); // every slot back: every connection counted
+      awaitMetric(node, "sluice_client_connections", TCP_CLIENTS, 0);
       Metrics after = scrape(node);
       assertEquals(relayed, backend.accepted(), "the back-end's own count");
       assertEquals(relayed, after.value("sluice_backend_connections_total", with(b, "outcome", "completed")));
@@ -319,6 +326,8 @@ class MetricsTest {
           assertEquals(1, busy.value("sluice_backend_slots", b));
 
           assertResetWithoutAByte(node.tcpAddresses().get(0));
+          assertEquals(2, scrape(node).value("sluice_client_connections", TCP_CLIENTS),
+              "the relayed and the queued client; the one reset at accept is not counted");
 
           releasedAtNanos = System.nanoTime();
           holder.shutdownOutput();

@@ -68,8 +68,11 @@ public final class NodeMetrics implements AutoCloseable {
       long noBackendUp, long stopped, long refusedConnections, LatencyBuckets.Snapshot queueWait,
       List<BackendSample> backends) {}
 
-  /** Everything a scrape shows, pools and back-ends in configuration order. */
-  public record Sample(List<PoolSample> pools, long clientConnections) {}
+  /**
+   * Everything a scrape shows, pools and back-ends in configuration order; client connections
+   * open on the HTTP listener and on the TCP listeners (queued or relayed).
+   */
+  public record Sample(List<PoolSample> pools, long clientConnections, long tcpClientConnections) {}
 
   /** Pool names, their kind and, per pool, its back-end ids, in configuration order. */
   public record Layout(String pool, Protocol protocol, List<String> backends) {}
@@ -97,7 +100,11 @@ public final class NodeMetrics implements AutoCloseable {
     this.current = empty(layout);
     register(layout);
     Gauge.builder("sluice.client.connections", this, m -> m.current.clientConnections())
-        .description("client connections open on this node").register(registry);
+        .description("client connections open on this node").tag("protocol", Protocol.HTTP.label())
+        .register(registry);
+    Gauge.builder("sluice.client.connections", this, m -> m.current.tcpClientConnections())
+        .description("client connections open on this node").tag("protocol", Protocol.TCP.label())
+        .register(registry);
     registry.getPrometheusRegistry().register(new Histograms());
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
@@ -227,7 +234,7 @@ public final class NodeMetrics implements AutoCloseable {
   private static Sample empty(List<Layout> layout) {
     return new Sample(layout.stream().map(l -> new PoolSample(l.pool(), l.protocol(), 0, 0, 0, 0, 0, 0,
         LatencyBuckets.Snapshot.EMPTY, l.backends().stream().map(id -> new BackendSample(id, false, 0, 0, 0, 0, 0, 0,
-            0, 0, LatencyBuckets.Snapshot.EMPTY)).toList())).toList(), 0);
+            0, 0, LatencyBuckets.Snapshot.EMPTY)).toList())).toList(), 0, 0);
   }
 
   /** The histograms, from the same sample as the meters; one without a series (no pool of its kind) is left out. */

@@ -2,6 +2,7 @@ package sluice.node.tcp;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -9,6 +10,7 @@ import java.net.InetSocketAddress;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,10 +31,12 @@ public final class TcpListener implements AutoCloseable {
 
   private final Channel serverChannel;
   private final TcpSettings settings;
+  private final LongAdder openConnections;
 
-  private TcpListener(Channel serverChannel, TcpSettings settings) {
+  private TcpListener(Channel serverChannel, TcpSettings settings, LongAdder openConnections) {
     this.serverChannel = serverChannel;
     this.settings = settings;
+    this.openConnections = openConnections;
   }
 
   /**
@@ -48,6 +52,8 @@ public final class TcpListener implements AutoCloseable {
       queues.put(loops.loop(i), queuePerLoop.get(i));
     }
     String id = settings.id();
+    LongAdder open = new LongAdder();
+    ChannelFutureListener closed = future -> open.decrement();
     InetSocketAddress bind = new InetSocketAddress(settings.host(), settings.port());
     ServerBootstrap bootstrap = loops.serverChannelFor(EventLoops.noDelay(new ServerBootstrap()), bind)
         .group(loops.group())
@@ -65,15 +71,22 @@ public final class TcpListener implements AutoCloseable {
               TcpRelay.reset(ch);
               return;
             }
+            open.increment();
+            ch.closeFuture().addListener(closed);
             ch.pipeline().addLast(new TcpRelay(queues.get(ch.eventLoop()), id));
           }
         });
     Channel channel = bootstrap.bind(bind).sync().channel();
-    return new TcpListener(channel, settings);
+    return new TcpListener(channel, settings, open);
   }
 
   public InetSocketAddress localAddress() {
     return (InetSocketAddress) serverChannel.localAddress();
+  }
+
+  /** Client connections open now, queued or relayed (a connection reset at accept is not counted). */
+  public long openConnections() {
+    return openConnections.sum();
   }
 
   public TcpSettings settings() {
