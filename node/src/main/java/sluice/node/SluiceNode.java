@@ -517,18 +517,19 @@ public final class SluiceNode implements AutoCloseable {
   }
 
   private static BackendOnLoop onLoop(BackendActor.Metrics m) {
-    return onLoop(m.status(), 0, m.responseTimes(), m.queueWaits());
+    return onLoop(m.status(), 0, m.responseTimes(), LatencyBuckets.Snapshot.EMPTY, m.queueWaits());
   }
 
   /** As the L4 status reads: served are the connections completed, bad gateway those the back-end reset, and so on. */
   private static BackendOnLoop onLoop(TcpBackendActor.Metrics m) {
-    return onLoop(m.status(), m.connectFailures(), m.connectionDurations(), m.queueWaits());
+    return onLoop(m.status(), m.connectFailures(), m.connectionDurations(), m.firstBytes(), m.queueWaits());
   }
 
   private static BackendOnLoop onLoop(BackendActor.Status b, long connectFailures, LatencyBuckets.Snapshot ends,
-      LatencyBuckets.Snapshot queueWaits) {
+      LatencyBuckets.Snapshot firstBytes, LatencyBuckets.Snapshot queueWaits) {
     return new BackendOnLoop(new NodeMetrics.BackendSample(b.id(), b.up(), b.limit(), b.granted(), b.inFlight(),
-        b.served(), b.badGateway(), b.gatewayTimeout(), b.clientAborted(), connectFailures, ends), queueWaits);
+        b.served(), b.badGateway(), b.gatewayTimeout(), b.clientAborted(), connectFailures, ends, firstBytes),
+        queueWaits);
   }
 
   private NodeMetrics.PoolSample poolSample(String pool, NodeMetrics.Protocol protocol, int loop,
@@ -555,7 +556,7 @@ public final class SluiceNode implements AutoCloseable {
           x.slots() + y.slots(), x.inFlight() + y.inFlight(), x.served() + y.served(),
           x.badGateway() + y.badGateway(), x.gatewayTimeout() + y.gatewayTimeout(),
           x.clientAborted() + y.clientAborted(), x.connectFailures() + y.connectFailures(),
-          x.responseTimes().plus(y.responseTimes())));
+          x.responseTimes().plus(y.responseTimes()), x.firstBytes().plus(y.firstBytes())));
     }
     return new NodeMetrics.PoolSample(a.pool(), a.protocol(), a.queueLength() + b.queueLength(),
         a.rejectedFull() + b.rejectedFull(),

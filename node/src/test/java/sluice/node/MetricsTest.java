@@ -87,6 +87,8 @@ class MetricsTest {
           }
           assertEquals(0, after.value("sluice_pool_refused_connections_total", WEB));
           assertBucketsCumulative(after, "sluice_backend_response_seconds", b);
+          assertTrue(after.values().keySet().stream().noneMatch(k -> k.startsWith("sluice_backend_first_byte")),
+              "no first-byte series without a TCP pool");
 
           // in the 0.0.4 text format a counter's TYPE line carries the _total name
           assertEquals("counter", after.types().get("sluice_backend_requests_total"));
@@ -284,6 +286,13 @@ class MetricsTest {
       assertTrue(after.value("sluice_backend_connection_duration_seconds_sum", b) >= heldFor / 1e9,
           "the held connection's lifetime is in the sum: at least " + heldFor / 1e9 + " s");
       assertBucketsCumulative(after, "sluice_backend_connection_duration_seconds", b);
+      assertEquals(relayed, after.value("sluice_backend_first_byte_seconds_count", b),
+          "every relayed connection got the back-end's first byte (its echo)");
+      assertEquals(relayed, after.value("sluice_backend_first_byte_seconds_bucket", with(b, "le", "+Inf")));
+      assertTrue(after.value("sluice_backend_first_byte_seconds_sum", b)
+              <= after.value("sluice_backend_connection_duration_seconds_sum", b),
+          "a first byte comes within its connection's lifetime");
+      assertBucketsCumulative(after, "sluice_backend_first_byte_seconds", b);
       assertEquals(relayed, after.value("sluice_pool_queue_wait_seconds_count", db));
       assertEquals(0, after.value("sluice_pool_queue_length", db));
       assertEquals(limit, after.value("sluice_backend_limit", b));
@@ -296,6 +305,7 @@ class MetricsTest {
       assertEquals("counter", after.types().get("sluice_backend_connections_total"));
       assertEquals("counter", after.types().get("sluice_backend_connect_failures_total"));
       assertEquals("histogram", after.types().get("sluice_backend_connection_duration_seconds"));
+      assertEquals("histogram", after.types().get("sluice_backend_first_byte_seconds"));
       assertTrue(after.values().keySet().stream().noneMatch(k -> k.startsWith("sluice_backend_requests_total")
               || k.startsWith("sluice_backend_response_seconds")),
           "a TCP back-end has no HTTP request series, and this node no HTTP pool");

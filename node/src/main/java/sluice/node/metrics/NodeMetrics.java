@@ -57,11 +57,12 @@ public final class NodeMetrics implements AutoCloseable {
    * One back-end, summed over this node's event loops. For a TCP back-end, as its status reads:
    * in flight are the connections holding a slot, served those completed, badGateway those the
    * back-end reset, gatewayTimeout those closed idle, and responseTimes the durations of those
-   * completed; connectFailures counts only there (0 for HTTP).
+   * completed; connectFailures and firstBytes (connect to the back-end's first byte) count only
+   * there (0 and empty for HTTP).
    */
   public record BackendSample(String id, boolean up, int limit, int slots, int inFlight, long served,
       long badGateway, long gatewayTimeout, long clientAborted, long connectFailures,
-      LatencyBuckets.Snapshot responseTimes) {}
+      LatencyBuckets.Snapshot responseTimes, LatencyBuckets.Snapshot firstBytes) {}
 
   /** One pool, summed over this node's event loops. */
   public record PoolSample(String pool, Protocol protocol, int queueLength, long rejectedFull, long expired,
@@ -234,7 +235,7 @@ public final class NodeMetrics implements AutoCloseable {
   private static Sample empty(List<Layout> layout) {
     return new Sample(layout.stream().map(l -> new PoolSample(l.pool(), l.protocol(), 0, 0, 0, 0, 0, 0,
         LatencyBuckets.Snapshot.EMPTY, l.backends().stream().map(id -> new BackendSample(id, false, 0, 0, 0, 0, 0, 0,
-            0, 0, LatencyBuckets.Snapshot.EMPTY)).toList())).toList(), 0, 0);
+            0, 0, LatencyBuckets.Snapshot.EMPTY, LatencyBuckets.Snapshot.EMPTY)).toList())).toList(), 0, 0);
   }
 
   /** The histograms, from the same sample as the meters; one without a series (no pool of its kind) is left out. */
@@ -248,6 +249,9 @@ public final class NodeMetrics implements AutoCloseable {
           .name("sluice_backend_connection_duration_seconds").unit(Unit.SECONDS)
           .help("time from connecting to the back-end to both sides of the relayed connection closed (the slot"
               + " held), per connection completed");
+      HistogramSnapshot.Builder firstBytes = HistogramSnapshot.builder()
+          .name("sluice_backend_first_byte_seconds").unit(Unit.SECONDS)
+          .help("time from connecting to the back-end to its first byte, per relayed connection that got one");
       HistogramSnapshot.Builder waits = HistogramSnapshot.builder().name("sluice_pool_queue_wait_seconds")
           .unit(Unit.SECONDS)
           .help("time from joining the pool's queue to being taken by a back-end (actor)");
@@ -258,8 +262,11 @@ public final class NodeMetrics implements AutoCloseable {
         waits.dataPoint(point(pool.queueWait(), Labels.of("pool", pool.pool(), "protocol", protocol)));
         HistogramSnapshot.Builder ends = pool.protocol() == Protocol.HTTP ? responses : connections;
         for (BackendSample b : pool.backends()) {
-          ends.dataPoint(point(b.responseTimes(), Labels.of("backend", b.id(), "pool", pool.pool(),
-              "protocol", protocol)));
+          Labels labels = Labels.of("backend", b.id(), "pool", pool.pool(), "protocol", protocol);
+          ends.dataPoint(point(b.responseTimes(), labels));
+          if (pool.protocol() == Protocol.TCP) {
+            firstBytes.dataPoint(point(b.firstBytes(), labels));
+          }
           http |= pool.protocol() == Protocol.HTTP;
           tcp |= pool.protocol() == Protocol.TCP;
         }
@@ -270,6 +277,7 @@ public final class NodeMetrics implements AutoCloseable {
       }
       if (tcp) {
         out.add(connections.build());
+        out.add(firstBytes.build());
       }
       if (!current.pools().isEmpty()) {
         out.add(waits.build());

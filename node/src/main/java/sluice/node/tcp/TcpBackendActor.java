@@ -74,11 +74,15 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
    * @param connectFailures     connects to the back-end that failed (refused, timed out); each
    *                            such client went back to the queue, unrelayed
    * @param connectionDurations connect to both sides closed, of every connection completed on this loop
+   * @param firstBytes          connect to the back-end's first byte, of every connection whose
+   *                            back-end sent one (counted when the actor next counts the
+   *                            connection: at its end or at the next report)
    * @param queueWaits          joining the pool's queue to being taken here, of every client taken
    *                            (once each, unless it went back to the queue unconnected)
    */
   public record Metrics(BackendActor.Status status, long connectFailures, LatencyBuckets.Snapshot connectionDurations,
-      LatencyBuckets.Snapshot queueWaits) implements NoSerializationVerificationNeeded {}
+      LatencyBuckets.Snapshot firstBytes, LatencyBuckets.Snapshot queueWaits)
+      implements NoSerializationVerificationNeeded {}
 
   private record FromQueue(QueueActor.ToBackend message) implements Command {}
 
@@ -127,6 +131,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   private long clientAborted;
   private long connectFailures;
   private final LatencyBuckets connectionDurations = new LatencyBuckets();
+  private final LatencyBuckets firstBytes = new LatencyBuckets();
   private final LatencyBuckets queueWaits = new LatencyBuckets();
 
   private TcpBackendActor(ActorContext<Command> context, TimerScheduler<Command> timers, BackendSettings backend,
@@ -391,6 +396,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     long firstByte = relay.takeFirstByteNanos();
     if (firstByte >= 0) {
       samples.firstByte(firstByte);
+      firstBytes.record(firstByte);
     }
   }
 
@@ -427,7 +433,8 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
   }
 
   private Behavior<Command> onGetMetrics(GetMetrics get) {
-    get.replyTo().tell(new Metrics(status(), connectFailures, connectionDurations.snapshot(), queueWaits.snapshot()));
+    get.replyTo().tell(new Metrics(status(), connectFailures, connectionDurations.snapshot(), firstBytes.snapshot(),
+        queueWaits.snapshot()));
     return this;
   }
 
