@@ -45,7 +45,8 @@ import sluice.protocol.LeaseProtocol.Lease;
  * refuses connections and retries with backoff, closes relays idle for {@code idle-timeout},
  * and reports samples: a relay's lifetime (connect to both ends closed) as its response time.
  * For {@code /metrics} ({@link GetMetrics}) it counts in its own fields, on its loop: outcomes,
- * connect failures, the durations of completed relays and the queue waits of those it took.
+ * connect failures, the durations of completed relays, the times to the back-end's first
+ * byte, and the queue waits of those it took.
  *
  * <p>Invariants: {@code relays} holds every relay this actor has a slot for (connecting,
  * relaying or ending), so the back-end never sees more connections from this actor than
