@@ -2,7 +2,6 @@ package sluice.node.http;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -14,11 +13,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.LongAdder;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.node.loop.EventLoops;
+import sluice.node.loop.OpenConnections;
 import sluice.node.loop.SweepPeriod;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
@@ -50,13 +49,13 @@ public final class HttpListener implements AutoCloseable {
   private final Channel serverChannel;
   private final List<ClientTimeouts> timeouts;
   private final List<EventLoop> loops;
-  private final LongAdder openConnections;
+  private final OpenConnections openConnections;
   private final List<Router> routers;
   private final List<ResponseBuffers> buffers;
   private final AtomicReference<Setup> setup;
 
   private HttpListener(Channel serverChannel, List<ClientTimeouts> timeouts, List<EventLoop> loops,
-      LongAdder openConnections, List<Router> routers, List<ResponseBuffers> buffers, AtomicReference<Setup> setup) {
+      OpenConnections openConnections, List<Router> routers, List<ResponseBuffers> buffers, AtomicReference<Setup> setup) {
     this.serverChannel = serverChannel;
     this.timeouts = timeouts;
     this.loops = loops;
@@ -89,8 +88,7 @@ public final class HttpListener implements AutoCloseable {
     List<EventLoop> allLoops = new java.util.ArrayList<>();
     List<Router> allRouters = new java.util.ArrayList<>();
     List<ResponseBuffers> allBuffers = new java.util.ArrayList<>();
-    LongAdder open = new LongAdder();
-    ChannelFutureListener closed = future -> open.decrement();
+    OpenConnections open = new OpenConnections();
     for (int i = 0; i < loops.size(); i++) {
       EventLoop loop = loops.loop(i);
       allLoops.add(loop);
@@ -120,8 +118,7 @@ public final class HttpListener implements AutoCloseable {
               ch.close();
               return;
             }
-            open.increment();
-            ch.closeFuture().addListener(closed);
+            open.track(ch);
             EventLoop loop = ch.eventLoop();
             Setup now = setup.get();
             ch.pipeline().addLast(new RequestDecoder(now.limits()),
@@ -176,7 +173,7 @@ public final class HttpListener implements AutoCloseable {
 
   /** Client connections open now (for /metrics). */
   public long openConnections() {
-    return openConnections.sum();
+    return openConnections.count();
   }
 
   public InetSocketAddress localAddress() {

@@ -2,7 +2,6 @@ package sluice.node.tcp;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -10,11 +9,11 @@ import java.net.InetSocketAddress;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.LongAdder;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.node.loop.EventLoops;
+import sluice.node.loop.OpenConnections;
 import sluice.node.queue.ConnectionGate;
 import sluice.node.queue.QueueActor;
 import sluice.node.settings.TcpSettings;
@@ -31,9 +30,9 @@ public final class TcpListener implements AutoCloseable {
 
   private final Channel serverChannel;
   private final TcpSettings settings;
-  private final LongAdder openConnections;
+  private final OpenConnections openConnections;
 
-  private TcpListener(Channel serverChannel, TcpSettings settings, LongAdder openConnections) {
+  private TcpListener(Channel serverChannel, TcpSettings settings, OpenConnections openConnections) {
     this.serverChannel = serverChannel;
     this.settings = settings;
     this.openConnections = openConnections;
@@ -52,8 +51,7 @@ public final class TcpListener implements AutoCloseable {
       queues.put(loops.loop(i), queuePerLoop.get(i));
     }
     String id = settings.id();
-    LongAdder open = new LongAdder();
-    ChannelFutureListener closed = future -> open.decrement();
+    OpenConnections open = new OpenConnections();
     InetSocketAddress bind = new InetSocketAddress(settings.host(), settings.port());
     ServerBootstrap bootstrap = loops.serverChannelFor(EventLoops.noDelay(new ServerBootstrap()), bind)
         .group(loops.group())
@@ -71,8 +69,7 @@ public final class TcpListener implements AutoCloseable {
               TcpRelay.reset(ch);
               return;
             }
-            open.increment();
-            ch.closeFuture().addListener(closed);
+            open.track(ch);
             ch.pipeline().addLast(new TcpRelay(queues.get(ch.eventLoop()), id));
           }
         });
@@ -86,7 +83,7 @@ public final class TcpListener implements AutoCloseable {
 
   /** Client connections open now, queued or relayed (a connection reset at accept is not counted). */
   public long openConnections() {
-    return openConnections.sum();
+    return openConnections.count();
   }
 
   public TcpSettings settings() {
