@@ -73,7 +73,7 @@ public final class NodeMetrics implements AutoCloseable {
    * Everything a scrape shows, pools and back-ends in configuration order; client connections
    * open on the HTTP listener and on the TCP listeners (queued or relayed).
    */
-  public record Sample(List<PoolSample> pools, long clientConnections, long tcpClientConnections) {}
+  public record Sample(List<PoolSample> pools, long httpClientConnections, long tcpClientConnections) {}
 
   /** Pool names, their kind and, per pool, its back-end ids, in configuration order. */
   public record Layout(String pool, Protocol protocol, List<String> backends) {}
@@ -100,7 +100,7 @@ public final class NodeMetrics implements AutoCloseable {
     this.source = source;
     this.current = empty(layout);
     register(layout);
-    Gauge.builder("sluice.client.connections", this, m -> m.current.clientConnections())
+    Gauge.builder("sluice.client.connections", this, m -> m.current.httpClientConnections())
         .description("client connections open on this node").tag("protocol", Protocol.HTTP.label())
         .register(registry);
     Gauge.builder("sluice.client.connections", this, m -> m.current.tcpClientConnections())
