@@ -174,7 +174,8 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
 
   /**
    * A connection's events as messages to the actor. A successful connect matters only to a
-   * back-end that is down or whose last connect failed (it is up again); {@code reportConnected}
+   * back-end that is down (it is up again: {@code up} and no failed connect since go together,
+   * see {@link #onConnected} and {@link #onConnectFailed}); {@code reportConnected}
    * false leaves that message out, one message fewer per connection when all is well. (A
    * connect started while all was well does not report even if another failed meanwhile: the
    * back-end is then marked up by the next probe, after the backoff.)
@@ -256,7 +257,7 @@ public final class TcpBackendActor extends AbstractBehavior<TcpBackendActor.Comm
     relays.add(relay);
     queueWaits.record(System.nanoTime() - relay.enqueuedNanos());
     samples.dispatched(relays.size());
-    relay.connect(bootstrap, address, up && failedConnects == 0 ? quietEvents : events);
+    relay.connect(bootstrap, address, up ? quietEvents : events);
     tellCapacity(false);
   }
 
